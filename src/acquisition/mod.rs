@@ -1,0 +1,1 @@
+//! Live acquisition devices (in progress).

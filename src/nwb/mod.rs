@@ -1,0 +1,1 @@
+//! NWB session files (in progress).

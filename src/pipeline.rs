@@ -1,0 +1,1 @@
+//! Threads, rings and channels around the engine (in progress).

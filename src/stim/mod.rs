@@ -1,0 +1,1 @@
+//! Stimulus timing (in progress).
