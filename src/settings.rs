@@ -153,7 +153,9 @@ pub struct MeasureSettings {
     pub crosstalk_fit_ms: [f64; 2],
     /// Largest lag tried when fitting crosstalk, ms.
     pub crosstalk_max_lag_ms: f64,
-    /// Pre-stimulus span for the noise floor, ms before the stimulus ([start, end], negative).
+    /// Pre-stimulus span for the noise floor, ms ([start, end], negative). It ends at least
+    /// half the band-pass FIR before the stimulus, so no post-stimulus signal can leak into it
+    /// through the (non-causal, linear-phase) filter.
     pub noise_span_ms: [f64; 2],
     /// Onset: the smoothed rectified signal must exceed this many noise RMS ...
     pub onset_threshold_noise: f64,
@@ -169,7 +171,7 @@ impl Default for MeasureSettings {
             direct_window_ms: [2.0, 15.0],
             crosstalk_fit_ms: [2.2, 6.5],
             crosstalk_max_lag_ms: 0.3,
-            noise_span_ms: [-90.0, -2.0],
+            noise_span_ms: [-75.0, -20.0],
             onset_threshold_noise: 4.0,
             onset_min_duration_ms: 0.5,
         }
