@@ -123,6 +123,9 @@ mod tests {
         let m = a.channels_for(Branch::MarginalMandibular, &chans);
         assert_eq!(m.lsr, vec![0]);
         assert_eq!(m.direct, vec![1, 2]);
-        assert_eq!(a.channels_for(Branch::Other, &chans), BranchChannels::default());
+        assert_eq!(
+            a.channels_for(Branch::Other, &chans),
+            BranchChannels::default()
+        );
     }
 }

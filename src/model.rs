@@ -357,7 +357,10 @@ mod tests {
         for m in [Muscle::Mentalis, Muscle::OrbicularisOculi, Muscle::None] {
             assert_eq!(m.name().parse::<Muscle>().unwrap(), m);
         }
-        assert_eq!("Marginal_Mandibular".parse::<Branch>().unwrap(), Branch::MarginalMandibular);
+        assert_eq!(
+            "Marginal_Mandibular".parse::<Branch>().unwrap(),
+            Branch::MarginalMandibular
+        );
         assert!("thumb".parse::<Muscle>().unwrap_err().contains("mentalis"));
     }
 }

@@ -63,7 +63,10 @@ pub struct SweepSettings {
 
 impl Default for SweepSettings {
     fn default() -> Self {
-        Self { pre_ms: 100.0, post_ms: 80.0 }
+        Self {
+            pre_ms: 100.0,
+            post_ms: 80.0,
+        }
     }
 }
 
@@ -295,7 +298,11 @@ impl Settings {
         };
         pos(&mut p, "sweep.pre_ms", s.pre_ms);
         pos(&mut p, "sweep.post_ms", s.post_ms);
-        pos(&mut p, "conditioning.artifact_blank_ms", c.artifact_blank_ms);
+        pos(
+            &mut p,
+            "conditioning.artifact_blank_ms",
+            c.artifact_blank_ms,
+        );
         pos(&mut p, "conditioning.highpass_hz", c.highpass_hz);
         pos(&mut p, "conditioning.lowpass_hz", c.lowpass_hz);
         pos(&mut p, "conditioning.fir_length_ms", c.fir_length_ms);
@@ -313,7 +320,9 @@ impl Settings {
         }
         let window = |p: &mut Vec<String>, name: &str, w: [f64; 2]| {
             if !(w[0].is_finite() && w[1].is_finite() && w[0] < w[1]) {
-                p.push(format!("{name} must be [start, end] with start < end (got {w:?})"));
+                p.push(format!(
+                    "{name} must be [start, end] with start < end (got {w:?})"
+                ));
             }
         };
         window(&mut p, "measure.lsr_window_ms", m.lsr_window_ms);

@@ -79,7 +79,11 @@ pub trait Source: Send {
     /// `buf.len() / channels` frames and appends the events that fall inside them to
     /// `events`. Returns the number of frames written; `Ok(0)` means the end of the stream.
     /// Frames are numbered from 0 at the start of the stream; an event's frame is absolute.
-    fn read(&mut self, buf: &mut [f32], events: &mut Vec<SourceEvent>) -> Result<usize, SourceError>;
+    fn read(
+        &mut self,
+        buf: &mut [f32],
+        events: &mut Vec<SourceEvent>,
+    ) -> Result<usize, SourceError>;
 
     /// Surgical markers the source knows about (scheduled in a simulation, stored in a file).
     fn markers(&self) -> Vec<Marker> {
