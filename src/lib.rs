@@ -29,8 +29,10 @@
 //! not. `tests/no_alloc.rs` proves it with a counting allocator.
 
 pub mod acquisition;
+pub mod analysis;
 pub mod anatomy;
 pub mod cli;
+pub mod config;
 pub mod detect;
 pub mod dsp;
 pub mod model;

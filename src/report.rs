@@ -1,1 +1,228 @@
-//! Headless output (in progress).
+//! Headless output: one line per sweep, every baseline and state change, surgical markers as
+//! the stream reaches them, and a closing summary. Used when there is no terminal for the
+//! dashboard (piped output, CI) and by `replay --headless`.
+
+use std::io::{self, Write};
+
+use crate::analysis::Collector;
+use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
+use crate::model::{Marker, MonitorState, SweepStatus};
+
+/// Formats seconds as `h:mm:ss.s` (case time, as on a monitor).
+pub fn clock(t: f64) -> String {
+    let t = t.max(0.0);
+    let h = (t / 3600.0).floor();
+    let m = ((t - h * 3600.0) / 60.0).floor();
+    let s = t - h * 3600.0 - m * 60.0;
+    format!("{}:{:02}:{:04.1}", h as u64, m as u64, s)
+}
+
+/// "4.0 min after \"pad placed\"" relative to the last marker at or before `t`.
+pub fn after_marker(markers: &[Marker], t: f64) -> Option<String> {
+    let m = markers.iter().rev().find(|m| m.time_s <= t)?;
+    let d = t - m.time_s;
+    let when = if d < 90.0 {
+        format!("{d:.0} s")
+    } else {
+        format!("{:.1} min", d / 60.0)
+    };
+    Some(format!("{when} after \"{}\"", m.label))
+}
+
+/// Writes the headless report.
+pub struct Reporter {
+    labels: Vec<String>,
+    markers: Vec<Marker>,
+    next_marker: usize,
+    /// Print every sweep (otherwise only baselines, changes and markers).
+    pub sweeps: bool,
+}
+
+impl Reporter {
+    pub fn new(labels: Vec<String>, mut markers: Vec<Marker>, sweeps: bool) -> Self {
+        markers.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        Self { labels, markers, next_marker: 0, sweeps }
+    }
+
+    /// Adds a marker taken live (it is printed at once).
+    pub fn live_marker(&mut self, w: &mut dyn Write, m: Marker) -> io::Result<()> {
+        writeln!(w, "### {}  marker: {}", clock(m.time_s), m.label)?;
+        let pos = self.markers.partition_point(|x| x.time_s <= m.time_s);
+        self.markers.insert(pos, m);
+        if pos < self.next_marker {
+            self.next_marker += 1;
+        } else {
+            self.next_marker = self.next_marker.max(pos + 1);
+        }
+        Ok(())
+    }
+
+    fn markers_until(&mut self, w: &mut dyn Write, t: f64) -> io::Result<()> {
+        while let Some(m) = self.markers.get(self.next_marker) {
+            if m.time_s > t {
+                break;
+            }
+            writeln!(w, "### {}  marker: {}", clock(m.time_s), m.label)?;
+            self.next_marker += 1;
+        }
+        Ok(())
+    }
+
+    fn label(&self, ch: usize) -> &str {
+        self.labels.get(ch).map(String::as_str).unwrap_or("?")
+    }
+
+    pub fn event(&mut self, w: &mut dyn Write, e: &EngineEvent) -> io::Result<()> {
+        match e {
+            EngineEvent::Stimulus(s) => {
+                let _ = s;
+            }
+            EngineEvent::Sweep(r) => {
+                self.markers_until(w, r.stim_time_s)?;
+                if self.sweeps {
+                    let what = match (r.status, r.reject_reason) {
+                        (SweepStatus::Rejected, Some(reason)) => format!("rejected ({})", reason.describe()),
+                        (s, _) => s.as_str().to_string(),
+                    };
+                    let onset = r
+                        .lsr_onset_ms
+                        .map(|o| format!("onset {o:5.2} ms"))
+                        .unwrap_or_else(|| "onset    -    ".into());
+                    writeln!(
+                        w,
+                        "{:>10}  {:<18} {:<30} {:7.1} uV  {}  noise {:5.1} uV p2p",
+                        clock(r.stim_time_s),
+                        self.label(r.channel),
+                        what,
+                        r.lsr_p2p_uv,
+                        onset,
+                        r.noise_p2p_uv
+                    )?;
+                }
+            }
+            EngineEvent::Baseline(b) => {
+                if b.present {
+                    writeln!(
+                        w,
+                        "--- {}  {}: baseline LSR present, {:.0} uV p2p, onset {:.1} ms",
+                        clock(b.established_at_s),
+                        self.label(b.channel),
+                        b.p2p_uv,
+                        b.onset_ms
+                    )?;
+                } else {
+                    writeln!(
+                        w,
+                        "--- {}  {}: NO LSR AT BASELINE (nothing can disappear on this channel)",
+                        clock(b.established_at_s),
+                        self.label(b.channel)
+                    )?;
+                }
+            }
+            EngineEvent::State(s) => {
+                let words = match s.state {
+                    MonitorState::Absent => "LSR ABSENT",
+                    MonitorState::Present => "LSR PRESENT",
+                    MonitorState::NoBaseline => "NO LSR AT BASELINE",
+                    MonitorState::Baseline => "BASELINE",
+                };
+                let ctx = after_marker(&self.markers, s.time_s)
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default();
+                writeln!(
+                    w,
+                    "*** {}  {}: {} since {}{}",
+                    clock(s.declared_at_s),
+                    self.label(s.channel),
+                    words,
+                    clock(s.time_s),
+                    ctx
+                )?;
+            }
+            EngineEvent::Mains(hz) => match hz {
+                Some(h) => writeln!(w, "--- mains {h:.0} Hz found and removed")?,
+                None => writeln!(w, "--- no mains interference found")?,
+            },
+        }
+        Ok(())
+    }
+
+    /// The closing summary.
+    pub fn summary(
+        &mut self,
+        w: &mut dyn Write,
+        collector: &Collector,
+        counters: &EngineCounters,
+        end_s: f64,
+    ) -> io::Result<()> {
+        self.markers_until(w, end_s)?;
+        writeln!(w)?;
+        writeln!(w, "Summary ({} of signal, {} stimuli)", clock(end_s), counters.stimuli)?;
+        for c in collector.channel_summaries() {
+            let baseline = match (c.baseline_present, c.baseline_p2p_uv) {
+                (Some(true), Some(p)) => format!(
+                    "baseline {:.0} uV, onset {}",
+                    p,
+                    c.baseline_onset_ms.map(|o| format!("{o:.1} ms")).unwrap_or("-".into())
+                ),
+                (Some(false), _) => "no LSR at baseline".into(),
+                _ => "baseline not complete".into(),
+            };
+            let gone = match (c.first_disappeared_at_s, c.declared_at_s) {
+                (Some(t), Some(d)) => format!(
+                    "; disappeared at {} (declared {}{})",
+                    clock(t),
+                    clock(d),
+                    after_marker(&self.markers, t).map(|a| format!(", {a}")).unwrap_or_default()
+                ),
+                _ => String::new(),
+            };
+            writeln!(
+                w,
+                "  {:<18} final {:<12} {}{}; sweeps {} present, {} absent, {} rejected",
+                c.channel,
+                c.final_state.to_uppercase(),
+                baseline,
+                gone,
+                c.sweeps_present,
+                c.sweeps_absent,
+                c.sweeps_rejected
+            )?;
+        }
+        let rejected: Vec<String> = REJECT_REASONS
+            .iter()
+            .zip(counters.rejected_by_reason)
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{} {}", n, r.as_str()))
+            .collect();
+        if !rejected.is_empty() {
+            writeln!(w, "  rejected sweeps: {}", rejected.join(", "))?;
+        }
+        if counters.lost_frames > 0 || counters.stimuli_dropped > 0 {
+            writeln!(
+                w,
+                "  lost: {} frames in {} gaps, {} stimuli dropped",
+                counters.lost_frames, counters.gaps, counters.stimuli_dropped
+            )?;
+        }
+        writeln!(w, "  lsrmon is a research and teaching tool, not a medical device.")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_and_marker_context() {
+        assert_eq!(clock(3725.25), "1:02:05.2");
+        let m = vec![
+            Marker { time_s: 100.0, label: "dura opened".into() },
+            Marker { time_s: 360.0, label: "pad placed".into() },
+        ];
+        assert_eq!(after_marker(&m, 600.0).unwrap(), "4.0 min after \"pad placed\"");
+        assert_eq!(after_marker(&m, 130.0).unwrap(), "30 s after \"dura opened\"");
+        assert_eq!(after_marker(&m, 50.0), None);
+    }
+}

@@ -193,6 +193,11 @@ pub struct JudgeSettings {
     /// An absent sweep's LSR peak-to-peak must also stay below this multiple of the noise
     /// peak-to-peak.
     pub absent_p2p_noise_ratio: f64,
+    /// Length of the sliding sub-window over which the LSR-window RMS is taken, ms (about the
+    /// length of an LSR), moved in 1 ms steps.
+    pub snr_subwindow_ms: f64,
+    /// Lags tried when correlating a sweep with the baseline average, ± ms.
+    pub template_max_lag_ms: f64,
     /// Direct response smaller than this many microvolts peak-to-peak: no direct response.
     pub min_direct_uv: f64,
     /// ... or smaller than this fraction of the baseline direct response.
@@ -211,9 +216,11 @@ pub struct JudgeSettings {
 impl Default for JudgeSettings {
     fn default() -> Self {
         Self {
-            present_snr: 1.35,
-            absent_snr: 1.2,
+            present_snr: 1.4,
+            absent_snr: 1.3,
             absent_p2p_noise_ratio: 1.6,
+            snr_subwindow_ms: 12.0,
+            template_max_lag_ms: 1.0,
             min_direct_uv: 100.0,
             min_direct_fraction: 0.2,
             noisy_baseline_factor: 2.5,
@@ -306,6 +313,11 @@ impl Settings {
         pos(&mut p, "conditioning.highpass_hz", c.highpass_hz);
         pos(&mut p, "conditioning.lowpass_hz", c.lowpass_hz);
         pos(&mut p, "conditioning.fir_length_ms", c.fir_length_ms);
+        pos(&mut p, "judge.snr_subwindow_ms", j.snr_subwindow_ms);
+        pos(&mut p, "judge.cautery_band_hz", j.cautery_band_hz);
+        if j.template_max_lag_ms < 0.0 {
+            p.push("judge.template_max_lag_ms must be 0 or more".into());
+        }
         if c.artifact_pre_blank_ms < 0.0 || !c.artifact_pre_blank_ms.is_finite() {
             p.push("conditioning.artifact_pre_blank_ms must be 0 or more".into());
         }
@@ -368,8 +380,12 @@ impl Settings {
         if !(0.0..1.0).contains(&self.stimulus.trigger_fraction) {
             p.push("stimulus.trigger_fraction must be between 0 and 1".into());
         }
-        if k.baseline_sweeps == 0 {
-            p.push("criterion.baseline_sweeps must be at least 1".into());
+        if k.baseline_sweeps == 0 || k.baseline_sweeps > crate::detect::MAX_RUN as u32 {
+            p.push(format!(
+                "criterion.baseline_sweeps must be 1 to {} (got {})",
+                crate::detect::MAX_RUN,
+                k.baseline_sweeps
+            ));
         }
         if !(0.0..=1.0).contains(&k.baseline_present_fraction) {
             p.push("criterion.baseline_present_fraction must be between 0 and 1".into());

@@ -1,6 +1,39 @@
-//! The command line.
+//! The command line: `lsrmon <command>`.
+//!
+//! | command    | what it does |
+//! |------------|--------------|
+//! | `demo`     | monitors the built-in simulated patient in real time (the main job) |
+//! | `simulate` | writes a session file from the simulated patient |
+//! | `analyze`  | analyses session files headless (`--json`, `--csv`) |
+//! | `replay`   | plays a session file through the live pipeline |
+//! | `recover`  | repairs a session file whose recorder died |
+//!
+//! Exit codes (also in the README): 0 success; 1 an unexpected internal error; 2 bad input
+//! (a file, a setting or an argument: the message names it); 3 a device failed;
+//! 130 interrupted.
+
+mod args;
+mod demo;
+mod error;
+
 use std::process::ExitCode;
 
+use clap::Parser;
+
+pub use args::{Cli, Command};
+pub use error::{CliError, Exit};
+
+/// Entry point of the binary.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(&cli.global, &a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lsrmon: {e}");
+            ExitCode::from(e.exit as u8)
+        }
+    }
 }

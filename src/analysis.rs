@@ -1,0 +1,273 @@
+//! The `lsrmon.analysis/1` result: what `analyze --json` prints and other programs read.
+//!
+//! The field names are a contract (see the README): fields may be added, never renamed or
+//! dropped. The output is a pure function of the input file and the settings: no wall-clock
+//! time, no paths other than the one given, values rounded to fixed decimals, so replaying a
+//! file twice gives byte-identical JSON.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
+use crate::model::{MonitorState, Marker, Stimulus, SweepResult};
+use crate::settings::Settings;
+use crate::source::SourceInfo;
+
+/// Schema name of the output.
+pub const SCHEMA: &str = "lsrmon.analysis/1";
+
+fn round(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+fn opt(v: f32, decimals: i32) -> Option<f64> {
+    v.is_finite().then(|| round(v as f64, decimals))
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ChannelRow {
+    pub index: usize,
+    pub label: String,
+    pub muscle: String,
+    pub role: String,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct SourceSummary {
+    pub path: String,
+    pub sample_rate_hz: f64,
+    pub duration_s: f64,
+    pub channels: Vec<ChannelRow>,
+    pub stimulus_timing: String,
+    pub mains_hz: Option<f64>,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct SweepRow {
+    pub stim_index: u64,
+    pub stim_time_s: f64,
+    pub branch: String,
+    pub channel: String,
+    pub status: String,
+    pub reject_reason: Option<String>,
+    pub lsr_p2p_uv: f64,
+    pub lsr_onset_ms: Option<f64>,
+    pub noise_p2p_uv: f64,
+    pub noise_rms_uv: f64,
+    pub snr: f64,
+    pub direct_p2p_uv: Option<f64>,
+    pub template_corr: Option<f64>,
+    pub percent_of_baseline: Option<f64>,
+    pub state: String,
+}
+
+impl SweepRow {
+    pub fn new(r: &SweepResult, label: &str) -> Self {
+        Self {
+            stim_index: r.stim_index,
+            stim_time_s: round(r.stim_time_s, 6),
+            branch: r.branch.name().to_string(),
+            channel: label.to_string(),
+            status: r.status.as_str().to_string(),
+            reject_reason: r.reject_reason.map(|x| x.as_str().to_string()),
+            lsr_p2p_uv: round(r.lsr_p2p_uv as f64, 2),
+            lsr_onset_ms: r.lsr_onset_ms.and_then(|v| opt(v, 3)),
+            noise_p2p_uv: round(r.noise_p2p_uv as f64, 2),
+            noise_rms_uv: round(r.noise_rms_uv as f64, 3),
+            snr: round(r.snr as f64, 3),
+            direct_p2p_uv: opt(r.direct_p2p_uv, 1),
+            template_corr: opt(r.template_corr, 3),
+            percent_of_baseline: opt(r.percent_of_baseline, 1),
+            state: r.state.as_str().to_string(),
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub time_s: f64,
+    pub declared_at_s: f64,
+    pub state: String,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ChannelSummary {
+    pub channel: String,
+    pub baseline_present: Option<bool>,
+    pub baseline_p2p_uv: Option<f64>,
+    pub baseline_onset_ms: Option<f64>,
+    pub baseline_established_at_s: Option<f64>,
+    pub events: Vec<EventRow>,
+    pub first_disappeared_at_s: Option<f64>,
+    pub declared_at_s: Option<f64>,
+    pub final_state: String,
+    pub sweeps_present: u64,
+    pub sweeps_absent: u64,
+    pub sweeps_rejected: u64,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct MarkerRow {
+    pub time_s: f64,
+    pub label: String,
+}
+
+/// The whole result.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Analysis {
+    pub schema: &'static str,
+    pub source: SourceSummary,
+    pub settings: Settings,
+    pub sweeps: Vec<SweepRow>,
+    pub channels: Vec<ChannelSummary>,
+    pub markers: Vec<MarkerRow>,
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// Collects engine events into an [`Analysis`].
+#[derive(Clone, Debug)]
+pub struct Collector {
+    labels: Vec<String>,
+    pub sweeps: Vec<SweepResult>,
+    pub stimuli: Vec<Stimulus>,
+    channels: BTreeMap<usize, ChannelSummary>,
+    pub mains_hz: Option<f64>,
+}
+
+impl Collector {
+    pub fn new(info: &SourceInfo) -> Self {
+        Self {
+            labels: info.channels.iter().map(|c| c.label.clone()).collect(),
+            sweeps: Vec::new(),
+            stimuli: Vec::new(),
+            channels: BTreeMap::new(),
+            mains_hz: None,
+        }
+    }
+
+    fn summary(&mut self, ch: usize) -> &mut ChannelSummary {
+        let label = self.labels.get(ch).cloned().unwrap_or_default();
+        self.channels.entry(ch).or_insert_with(|| ChannelSummary {
+            channel: label,
+            baseline_present: None,
+            baseline_p2p_uv: None,
+            baseline_onset_ms: None,
+            baseline_established_at_s: None,
+            events: Vec::new(),
+            first_disappeared_at_s: None,
+            declared_at_s: None,
+            final_state: MonitorState::Baseline.as_str().into(),
+            sweeps_present: 0,
+            sweeps_absent: 0,
+            sweeps_rejected: 0,
+        })
+    }
+
+    pub fn push(&mut self, e: &EngineEvent) {
+        match e {
+            EngineEvent::Stimulus(s) => self.stimuli.push(*s),
+            EngineEvent::Sweep(r) => {
+                self.sweeps.push(*r);
+                let s = self.summary(r.channel);
+                match r.status {
+                    crate::model::SweepStatus::Present => s.sweeps_present += 1,
+                    crate::model::SweepStatus::Absent => s.sweeps_absent += 1,
+                    crate::model::SweepStatus::Rejected => s.sweeps_rejected += 1,
+                }
+                s.final_state = r.state.as_str().into();
+            }
+            EngineEvent::Baseline(b) => {
+                let s = self.summary(b.channel);
+                s.baseline_present = Some(b.present);
+                s.baseline_p2p_uv = b.present.then(|| round(b.p2p_uv as f64, 2));
+                s.baseline_onset_ms = if b.present { opt(b.onset_ms, 3) } else { None };
+                s.baseline_established_at_s = Some(round(b.established_at_s, 6));
+                s.final_state = if b.present { "present" } else { "no_baseline" }.into();
+            }
+            EngineEvent::State(ev) => {
+                let s = self.summary(ev.channel);
+                s.events.push(EventRow {
+                    time_s: round(ev.time_s, 6),
+                    declared_at_s: round(ev.declared_at_s, 6),
+                    state: ev.state.as_str().into(),
+                });
+                if ev.state == MonitorState::Absent
+                    && s.first_disappeared_at_s.is_none()
+                    && s.baseline_present == Some(true)
+                {
+                    s.first_disappeared_at_s = Some(round(ev.time_s, 6));
+                    s.declared_at_s = Some(round(ev.declared_at_s, 6));
+                }
+            }
+            EngineEvent::Mains(hz) => self.mains_hz = *hz,
+        }
+    }
+
+    /// Channel summaries collected so far.
+    pub fn channel_summaries(&self) -> impl Iterator<Item = &ChannelSummary> {
+        self.channels.values()
+    }
+
+    /// Builds the result.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish(
+        &self,
+        path: &str,
+        info: &SourceInfo,
+        settings: &Settings,
+        timing: &str,
+        markers: &[Marker],
+        counters: &EngineCounters,
+        frames: u64,
+    ) -> Analysis {
+        let mut c = BTreeMap::new();
+        c.insert("frames".to_string(), counters.frames);
+        c.insert("stimuli".to_string(), counters.stimuli);
+        c.insert("stimuli_dropped".to_string(), counters.stimuli_dropped);
+        c.insert("gaps".to_string(), counters.gaps);
+        c.insert("lost_frames".to_string(), counters.lost_frames);
+        c.insert("sweeps_present".to_string(), counters.sweeps_present);
+        c.insert("sweeps_absent".to_string(), counters.sweeps_absent);
+        c.insert("sweeps_rejected".to_string(), counters.sweeps_rejected);
+        for (r, n) in REJECT_REASONS.iter().zip(counters.rejected_by_reason) {
+            c.insert(format!("rejected_{}", r.as_str()), n);
+        }
+        let mut markers: Vec<MarkerRow> = markers
+            .iter()
+            .map(|m| MarkerRow { time_s: round(m.time_s, 6), label: m.label.clone() })
+            .collect();
+        markers.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        Analysis {
+            schema: SCHEMA,
+            source: SourceSummary {
+                path: path.to_string(),
+                sample_rate_hz: info.sample_rate_hz,
+                duration_s: round(frames as f64 / info.sample_rate_hz, 6),
+                channels: info
+                    .channels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ch)| ChannelRow {
+                        index: i,
+                        label: ch.label.clone(),
+                        muscle: ch.muscle.name().into(),
+                        role: ch.role.name().into(),
+                    })
+                    .collect(),
+                stimulus_timing: timing.to_string(),
+                mains_hz: self.mains_hz,
+            },
+            settings: settings.clone(),
+            sweeps: self
+                .sweeps
+                .iter()
+                .map(|r| SweepRow::new(r, &self.labels[r.channel]))
+                .collect(),
+            channels: self.channels.values().cloned().collect(),
+            markers,
+            counters: c,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `lsrmon demo`: the simulated patient through the live pipeline, in real time.
+
+use std::io::Write;
+
+use crate::analysis::Collector;
+use crate::detect::Engine;
+use crate::pipeline::{self, Backpressure, Output, Pace, PipelineConfig};
+use crate::report::Reporter;
+use crate::sim::{SimConfig, SimPatient};
+use crate::source::Source;
+
+use super::args::{DemoArgs, GlobalArgs, SimArgs};
+use super::error::CliError;
+
+/// Builds the simulated patient's configuration from the command line.
+pub fn sim_config(a: &SimArgs) -> Result<SimConfig, CliError> {
+    let scenario = a.scenario.parse().map_err(|e| CliError::bad_input(format!("--scenario: {e}")))?;
+    Ok(SimConfig {
+        scenario,
+        sample_rate_hz: a.rate,
+        duration_s: a.duration,
+        seed: a.seed,
+        noise_uv: a.noise_uv,
+        mains_uv: a.mains_uv,
+        mains_hz: a.mains_hz,
+        cautery: a.cautery,
+        bursts_per_min: a.bursts_per_min,
+        lsr_uv: a.lsr_uv,
+        trigger: !a.no_trigger,
+        ..SimConfig::default()
+    })
+}
+
+/// Detection settings from `--config`, or the defaults.
+pub fn settings(g: &GlobalArgs) -> Result<crate::settings::Settings, CliError> {
+    match &g.config {
+        Some(p) => crate::config::SiteConfig::load(p)
+            .map(|c| c.detection)
+            .map_err(|e| CliError::bad_input(e.to_string())),
+        None => Ok(crate::settings::Settings::default()),
+    }
+}
+
+pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
+    if !(a.speed.is_finite() && a.speed > 0.0) {
+        return Err(CliError::bad_input(format!("--speed must be a positive number (got {})", a.speed)));
+    }
+    let settings = settings(g)?;
+    let patient = SimPatient::new(sim_config(&a.sim)?).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let info = patient.info().clone();
+    let markers = patient.markers();
+    let engine = Engine::new(&info, &settings)?;
+    let timing = engine.timing_name();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "lsrmon demo: {} at {} Hz, {} channels, stimuli from the {}; speed x{}",
+        info.description,
+        info.sample_rate_hz,
+        info.channel_count(),
+        timing,
+        a.speed
+    )?;
+    writeln!(out, "lsrmon is a research and teaching tool, not a medical device.")?;
+    let cfg = PipelineConfig {
+        pace: Pace::Speed(a.speed),
+        backpressure: Backpressure::Wait,
+        ..PipelineConfig::default()
+    };
+    let labels = info.channels.iter().map(|c| c.label.clone()).collect();
+    let mut reporter = Reporter::new(labels, markers, !a.changes_only);
+    let mut collector = Collector::new(&info);
+    let running = pipeline::spawn(Box::new(patient), engine, cfg);
+    let mut end = None;
+    for msg in running.output.iter() {
+        match msg {
+            Output::Engine(e) => {
+                collector.push(&e);
+                reporter.event(&mut out, &e)?;
+            }
+            Output::End(c) => {
+                end = Some(c);
+                break;
+            }
+            Output::SourceFailed(m) => return Err(CliError::device(m)),
+        }
+    }
+    let health = running.health.clone();
+    running.join();
+    let counters = end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
+    let end_s = counters.frames as f64 / info.sample_rate_hz;
+    reporter.summary(&mut out, &collector, &counters, end_s)?;
+    let dropped = health.outputs_dropped.load(std::sync::atomic::Ordering::Relaxed);
+    if dropped > 0 {
+        writeln!(out, "  {dropped} results did not reach the display (output queue full)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,608 @@
+//! The engine: a stream of samples and events in, per-sweep results and state changes out.
+//!
+//! [`Engine::new`] prepares everything (allocates); [`Engine::process`] takes one block of
+//! interleaved device-unit frames with the events inside it and never allocates. The results
+//! do not depend on how the stream is cut into blocks: the engine ingests at most
+//! `CHUNK` frames at a time, and everything that happens at a frame position (a sweep
+//! becoming complete, a mains re-estimate) happens at that position, so a file replayed in
+//! 64-frame blocks and in 1-second blocks gives identical results.
+//!
+//! Stimulus timing comes, in order of preference (`stimulus.timing = auto`): from the
+//! source's own stimulus events (device events, a stimuli table), from a trigger channel,
+//! or from the stimulus artifact.
+
+use crate::anatomy::BranchChannels;
+use crate::dsp::mains::MainsDetector;
+use crate::model::{
+    BaselineInfo, Branch, ChannelInfo, MonitorState, RejectReason, Role, StateEvent, Stimulus,
+    SweepResult, SweepStatus, DISPLAY_POINTS,
+};
+use crate::settings::{Mains, Settings, StimulusTiming};
+use crate::source::{SourceEvent, SourceInfo};
+use crate::stim::{ArtifactDetector, TriggerDetector};
+
+use super::criterion::Observation;
+use super::history::{History, Scale};
+use super::measure;
+use super::sweep::SweepAnalyzer;
+use super::tracker::Tracker;
+use super::EngineError;
+
+/// Largest number of frames ingested before pending sweeps are looked at.
+const CHUNK: usize = 1024;
+/// Stimuli waiting for their post-stimulus span.
+const PENDING: usize = 64;
+/// Length of signal the mains detector looks at, and how often, seconds.
+const MAINS_WINDOW_S: f64 = 0.5;
+const MAINS_EVERY_S: f64 = 2.0;
+/// Sweeps kept for noise levels before spontaneous activity is judged.
+const MIN_LEVELS: usize = 3;
+
+/// What the engine reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EngineEvent {
+    /// A stimulus was found (or announced by the source).
+    Stimulus(Stimulus),
+    /// One LSR channel of one sweep, judged.
+    Sweep(SweepResult),
+    /// A channel's baseline was established.
+    Baseline(BaselineInfo),
+    /// A channel's monitored state changed.
+    State(StateEvent),
+    /// The mains frequency in use changed (None = no mains found).
+    Mains(Option<f64>),
+}
+
+/// Running totals, for the health line and the session file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    pub frames: u64,
+    pub stimuli: u64,
+    /// Stimuli dropped because too many were waiting (a misfiring trigger).
+    pub stimuli_dropped: u64,
+    pub gaps: u64,
+    pub lost_frames: u64,
+    pub sweeps_present: u64,
+    pub sweeps_absent: u64,
+    pub sweeps_rejected: u64,
+    /// Rejected sweeps by reason, in the order of [`REJECT_REASONS`].
+    pub rejected_by_reason: [u64; 7],
+}
+
+/// Reject reasons in counter order.
+pub const REJECT_REASONS: [RejectReason; 7] = [
+    RejectReason::Electrocautery,
+    RejectReason::Saturation,
+    RejectReason::LostSamples,
+    RejectReason::NoDirectResponse,
+    RejectReason::SpontaneousActivity,
+    RejectReason::Equivocal,
+    RejectReason::Incomplete,
+];
+
+enum Timing {
+    Events,
+    Trigger(Vec<(usize, Branch, TriggerDetector)>),
+    Artifact(usize, ArtifactDetector),
+}
+
+/// The LSR engine for one source.
+pub struct Engine {
+    fs: f64,
+    channels: Vec<ChannelInfo>,
+    settings: Settings,
+    history: History,
+    timing: Timing,
+    pending: [Option<Stimulus>; PENDING],
+    pending_head: usize,
+    pending_len: usize,
+    analyzer: SweepAnalyzer,
+    /// Channels per branch, resolved once.
+    branches: Vec<(Branch, BranchChannels)>,
+    /// One tracker per channel index that can show an LSR for some branch.
+    trackers: Vec<Option<Tracker>>,
+    mains: Option<MainsDetector>,
+    mains_hz: Option<f64>,
+    mains_decided: bool,
+    mains_channel: usize,
+    mains_scratch: Vec<f32>,
+    mains_window: usize,
+    mains_every: u64,
+    next_mains: u64,
+    run_scratch: Vec<f32>,
+    counters: EngineCounters,
+    found: Vec<f64>,
+}
+
+impl Engine {
+    /// Prepares the engine for a source: validates the settings against it and allocates
+    /// every buffer.
+    pub fn new(info: &SourceInfo, settings: &Settings) -> Result<Self, EngineError> {
+        settings.validate().map_err(|e| EngineError::Settings(e.to_string()))?;
+        let fs = info.sample_rate_hz;
+        if !(1000.0..=200_000.0).contains(&fs) {
+            return Err(EngineError::Source(format!(
+                "sample rate {fs} Hz is outside what lsrmon can analyse (1-200 kHz)"
+            )));
+        }
+        let channels = info.channels.clone();
+        if channels.is_empty() {
+            return Err(EngineError::Source("the source has no channels".into()));
+        }
+        let analyzer = SweepAnalyzer::new(fs, &channels, settings)?;
+        let geo = &analyzer.geo;
+        let mains_window = (MAINS_WINDOW_S * fs).round() as usize;
+        let capacity = geo.seg_len.max(mains_window) + 2 * CHUNK;
+        let scale = channels
+            .iter()
+            .map(|c| Scale { gain: c.uv_per_unit(), offset: c.offset_uv() })
+            .collect();
+        let history = History::new(scale, capacity);
+
+        let mut branches: Vec<(Branch, BranchChannels)> = Vec::new();
+        for b in &settings.anatomy.branches {
+            branches.push((b.branch, settings.anatomy.channels_for(b.branch, &channels)));
+        }
+        let mut trackers: Vec<Option<Tracker>> = (0..channels.len()).map(|_| None).collect();
+        let run_item = geo.noise_len + geo.window_len;
+        for (_, bc) in &branches {
+            for &ch in &bc.lsr {
+                if trackers[ch].is_none() {
+                    trackers[ch] = Some(Tracker::new(ch, settings, geo.display_len, run_item));
+                }
+            }
+        }
+        if trackers.iter().all(Option::is_none) {
+            return Err(EngineError::Source(
+                "no channel can show a lateral spread response: label at least one EMG channel \
+                 with a muscle of the branch opposite the stimulated one (e.g. mentalis for \
+                 zygomatic stimulation)"
+                    .into(),
+            ));
+        }
+        let timing = Self::choose_timing(info, settings, &branches)?;
+        let emg: Vec<usize> = (0..channels.len()).filter(|&c| channels[c].role == Role::Emg).collect();
+        let mains_channel = trackers.iter().position(Option::is_some).unwrap_or(emg[0]);
+        let (mains, mains_hz, mains_decided) = match settings.conditioning.mains {
+            Mains::Auto => (Some(MainsDetector::new(fs, mains_window)), None, false),
+            Mains::Off => (None, None, true),
+            m => (None, m.fixed_hz(), true),
+        };
+        Ok(Self {
+            fs,
+            run_scratch: vec![0.0; run_item],
+            mains_scratch: vec![0.0; mains_window],
+            mains_window,
+            mains_every: (MAINS_EVERY_S * fs).round() as u64,
+            next_mains: mains_window as u64,
+            mains,
+            mains_hz,
+            mains_decided,
+            mains_channel,
+            channels,
+            settings: settings.clone(),
+            history,
+            timing,
+            pending: [None; PENDING],
+            pending_head: 0,
+            pending_len: 0,
+            analyzer,
+            branches,
+            trackers,
+            counters: EngineCounters::default(),
+            found: Vec::with_capacity(CHUNK),
+        })
+    }
+
+    fn choose_timing(
+        info: &SourceInfo,
+        s: &Settings,
+        branches: &[(Branch, BranchChannels)],
+    ) -> Result<Timing, EngineError> {
+        let fs = info.sample_rate_hz;
+        let triggers: Vec<(usize, Branch, TriggerDetector)> = info
+            .channels
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.role == Role::Trigger)
+            .map(|(i, c)| {
+                let b = c.trigger_branch.unwrap_or(s.stimulus.default_branch);
+                (i, b, TriggerDetector::new(fs, &s.stimulus))
+            })
+            .collect();
+        let artifact = || {
+            // The artifact is largest near the stimulation site: prefer a direct-response
+            // channel of the default branch, else any EMG channel.
+            let near = branches
+                .iter()
+                .find(|(b, _)| *b == s.stimulus.default_branch)
+                .and_then(|(_, bc)| bc.direct.first().or(bc.lsr.first()).copied());
+            let ch = near.or_else(|| info.channels.iter().position(|c| c.role == Role::Emg));
+            match ch {
+                Some(ch) => Ok(Timing::Artifact(
+                    ch,
+                    ArtifactDetector::new(fs, &s.stimulus, info.channels[ch].uv_per_unit()),
+                )),
+                None => Err(EngineError::Source("no EMG channel to find stimulus artifacts on".into())),
+            }
+        };
+        match s.stimulus.timing {
+            StimulusTiming::Events => Ok(Timing::Events),
+            StimulusTiming::Trigger if triggers.is_empty() => Err(EngineError::Source(
+                "stimulus timing 'trigger' was asked for, but no channel has the role 'trigger'".into(),
+            )),
+            StimulusTiming::Trigger => Ok(Timing::Trigger(triggers)),
+            StimulusTiming::Artifact => artifact(),
+            StimulusTiming::Auto if info.stimulus_events => Ok(Timing::Events),
+            StimulusTiming::Auto if !triggers.is_empty() => Ok(Timing::Trigger(triggers)),
+            StimulusTiming::Auto => artifact(),
+        }
+    }
+
+    pub fn sample_rate_hz(&self) -> f64 {
+        self.fs
+    }
+
+    pub fn channels(&self) -> &[ChannelInfo] {
+        &self.channels
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn counters(&self) -> &EngineCounters {
+        &self.counters
+    }
+
+    /// How stimuli are being timed, in words.
+    pub fn timing_name(&self) -> &'static str {
+        match self.timing {
+            Timing::Events => "stimulus events",
+            Timing::Trigger(_) => "trigger channel",
+            Timing::Artifact(..) => "stimulus artifact",
+        }
+    }
+
+    /// The mains frequency in use (None: none found or removal off).
+    pub fn mains_hz(&self) -> Option<f64> {
+        self.mains_hz
+    }
+
+    /// Monitored state of a channel (None if it cannot show an LSR).
+    pub fn state(&self, channel: usize) -> Option<MonitorState> {
+        self.trackers.get(channel)?.as_ref().map(Tracker::state)
+    }
+
+    /// Starts every channel's baseline again.
+    pub fn rebaseline(&mut self) {
+        for t in self.trackers.iter_mut().flatten() {
+            t.rebaseline();
+        }
+    }
+
+    /// Processes one block: `frames` is interleaved, in device units; `events` are the
+    /// source's events that fall inside it. Calls `out` for everything that happens. Does not
+    /// allocate.
+    pub fn process(
+        &mut self,
+        frames: &[f32],
+        events: &[SourceEvent],
+        out: &mut dyn FnMut(&EngineEvent),
+    ) {
+        for ev in events {
+            match *ev {
+                SourceEvent::Stimulus { frame_time, branch, intensity_ma, pulse_width_s } => {
+                    if matches!(self.timing, Timing::Events) {
+                        self.enqueue(frame_time, branch, intensity_ma, pulse_width_s, out);
+                    }
+                }
+                SourceEvent::Gap { frame, lost_frames } => {
+                    self.history.mark_gap(frame);
+                    self.counters.gaps += 1;
+                    self.counters.lost_frames += lost_frames;
+                }
+            }
+        }
+        let nch = self.channels.len();
+        let mut rest = &frames[..frames.len() - frames.len() % nch];
+        while !rest.is_empty() {
+            // Stop at the next mains re-estimate so it happens at a fixed frame position.
+            let mut n = (rest.len() / nch).min(CHUNK);
+            if self.mains.is_some() && self.next_mains > self.history.end() {
+                n = n.min((self.next_mains - self.history.end()) as usize);
+            }
+            let (chunk, tail) = rest.split_at(n * nch);
+            rest = tail;
+            let first = self.history.end();
+            self.history.push(chunk);
+            self.counters.frames += n as u64;
+            self.find_stimuli(chunk, first, out);
+            self.run_ready(out);
+            if self.mains.is_some() && self.history.end() >= self.next_mains {
+                self.update_mains(out);
+                self.next_mains += self.mains_every;
+                self.run_ready(out);
+            }
+        }
+    }
+
+    /// The stream ended: sweeps still waiting for their post-stimulus span are reported as
+    /// incomplete.
+    pub fn finish(&mut self, out: &mut dyn FnMut(&EngineEvent)) {
+        self.mains_decided = true;
+        self.run_ready(out);
+        while let Some(stim) = self.pop_pending() {
+            self.analyse(&stim, true, out);
+        }
+    }
+
+    fn find_stimuli(&mut self, chunk: &[f32], first: u64, out: &mut dyn FnMut(&EngineEvent)) {
+        let nch = self.channels.len();
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        let mut branch = self.settings.stimulus.default_branch;
+        match &mut self.timing {
+            Timing::Events => {}
+            Timing::Trigger(list) => {
+                // Several trigger channels: merge their stimuli in time order per chunk.
+                for (ch, b, det) in list.iter_mut() {
+                    let before = found.len();
+                    det.process(chunk, nch, *ch, first, &mut |t| {
+                        if found.len() < found.capacity() {
+                            found.push(t);
+                        }
+                    });
+                    if found.len() > before {
+                        branch = *b;
+                    }
+                }
+            }
+            Timing::Artifact(ch, det) => {
+                det.process(chunk, nch, *ch, first, &mut |t| {
+                    if found.len() < found.capacity() {
+                        found.push(t);
+                    }
+                });
+            }
+        }
+        // With one trigger per branch a chunk holds stimuli of one branch in practice (the
+        // refractory period is far longer than a chunk); keep the order of time.
+        found.sort_unstable_by(f64::total_cmp);
+        for &t in &found {
+            self.enqueue(t, branch, f32::NAN, f32::NAN, out);
+        }
+        self.found = found;
+    }
+
+    fn enqueue(
+        &mut self,
+        frame_time: f64,
+        branch: Branch,
+        intensity_ma: f32,
+        pulse_width_s: f32,
+        out: &mut dyn FnMut(&EngineEvent),
+    ) {
+        if self.pending_len == PENDING {
+            self.counters.stimuli_dropped += 1;
+            return;
+        }
+        let stim = Stimulus {
+            index: self.counters.stimuli,
+            frame_time,
+            branch,
+            intensity_ma,
+            pulse_width_s,
+        };
+        self.counters.stimuli += 1;
+        let slot = (self.pending_head + self.pending_len) % PENDING;
+        self.pending[slot] = Some(stim);
+        self.pending_len += 1;
+        out(&EngineEvent::Stimulus(stim));
+    }
+
+    fn pop_pending(&mut self) -> Option<Stimulus> {
+        if self.pending_len == 0 {
+            return None;
+        }
+        let s = self.pending[self.pending_head].take();
+        self.pending_head = (self.pending_head + 1) % PENDING;
+        self.pending_len -= 1;
+        s
+    }
+
+    fn run_ready(&mut self, out: &mut dyn FnMut(&EngineEvent)) {
+        if !self.mains_decided {
+            return;
+        }
+        let post = (self.analyzer.geo.seg_len - self.analyzer.geo.pre_n) as u64;
+        while self.pending_len > 0 {
+            let Some(stim) = self.pending[self.pending_head] else {
+                break;
+            };
+            let end = stim.frame_time.floor().max(0.0) as u64 + post;
+            if end > self.history.end() {
+                break;
+            }
+            self.pop_pending();
+            self.analyse(&stim, false, out);
+        }
+    }
+
+    fn update_mains(&mut self, out: &mut dyn FnMut(&EngineEvent)) {
+        let Some(det) = self.mains.as_mut() else {
+            return;
+        };
+        let start = self.history.end() - self.mains_window as u64;
+        if !self.history.copy(self.mains_channel, start, &mut self.mains_scratch) {
+            return;
+        }
+        let est = det.detect(&self.mains_scratch);
+        let was = (self.mains_decided, self.mains_hz);
+        self.mains_hz = est.hz.or(self.mains_hz.filter(|_| self.mains_decided));
+        self.mains_decided = true;
+        if was != (true, self.mains_hz) {
+            out(&EngineEvent::Mains(self.mains_hz));
+        }
+    }
+
+    fn analyse(&mut self, stim: &Stimulus, at_end: bool, out: &mut dyn FnMut(&EngineEvent)) {
+        let Some(bi) = self.branches.iter().position(|(b, _)| *b == stim.branch) else {
+            return;
+        };
+        let chans = &self.branches[bi].1;
+        if chans.lsr.is_empty() {
+            return;
+        }
+        let mut facts = if at_end {
+            super::sweep::SweepFacts { incomplete: true, direct_p2p: f32::NAN, ..Default::default() }
+        } else {
+            self.analyzer.condition(&self.history, stim, chans, self.mains_hz)
+        };
+        if facts.incomplete {
+            facts.direct_p2p = f32::NAN;
+        }
+        let stim_time_s = stim.frame_time / self.fs;
+        let geo = self.analyzer.geo;
+        for k in 0..chans.lsr.len() {
+            let ch = self.branches[bi].1.lsr[k];
+            let measured = if facts.incomplete {
+                super::sweep::Measured { onset_ms: None, ..Default::default() }
+            } else {
+                self.analyzer.measure(ch, &self.branches[bi].1, &facts)
+            };
+            let Some(tr) = self.trackers[ch].as_mut() else {
+                continue;
+            };
+            let (status, reason) = self.analyzer.judge(
+                &facts,
+                &measured,
+                tr.noise.get(MIN_LEVELS),
+                tr.high_band.get(MIN_LEVELS),
+                tr.baseline_direct_p2p,
+            );
+            let clean_levels = !matches!(
+                reason,
+                Some(
+                    RejectReason::Electrocautery
+                        | RejectReason::Saturation
+                        | RejectReason::LostSamples
+                        | RejectReason::SpontaneousActivity
+                        | RejectReason::Incomplete
+                )
+            );
+            if clean_levels {
+                tr.noise.push(measured.noise_rms);
+                tr.high_band.push(measured.high_band);
+            }
+            let equivocal = reason == Some(RejectReason::Equivocal);
+            let seg = &self.analyzer.seg[ch];
+            let frac = facts.frac;
+            let mut trace = [0.0f32; DISPLAY_POINTS];
+            let mut template_corr = f32::NAN;
+            if !facts.incomplete {
+                let display = geo.display(frac);
+                measure::display_trace(&seg[display.clone()], &mut trace);
+                if status == SweepStatus::Present {
+                    tr.add_baseline_sweep(&seg[display]);
+                }
+                // Run item: noise span followed by the LSR window.
+                let noise = geo.noise(frac);
+                let win = geo.window(frac);
+                let item = &mut self.run_scratch;
+                item[..noise.len()].copy_from_slice(&seg[noise.clone()]);
+                item[noise.len()..noise.len() + win.len()].copy_from_slice(&seg[win.clone()]);
+                tr.note_run_sweep(status, equivocal, item);
+                if tr.has_template {
+                    let off = geo.window_in_display();
+                    let t = &tr.baseline_avg[off.min(tr.baseline_avg.len())..];
+                    let t = &t[..geo.window_len.min(t.len())];
+                    let lag = (self.settings.judge.template_max_lag_ms * self.fs / 1000.0) as usize;
+                    template_corr = measure::best_correlation(seg, win.start, t, lag);
+                }
+            } else {
+                tr.note_run_sweep(status, equivocal, &[]);
+            }
+            let obs = Observation {
+                stim_time_s,
+                status,
+                equivocal,
+                lsr_p2p_uv: measured.lsr_p2p,
+                onset_ms: measured.onset_ms,
+                direct_p2p_uv: facts.direct_p2p,
+            };
+            let sub = geo.sub_len;
+            let step_n = geo.step;
+            let noise_len = geo.noise_len;
+            let scratch = &mut self.analyzer.env;
+            let tr_ref: &Tracker = tr;
+            let mut ask = |n: usize| tr_ref.run_average_snr(n, noise_len, sub, step_n, scratch);
+            // The closure borrows the tracker immutably; observe needs it mutably, so compute
+            // the run average up front only when it can be asked for.
+            let avg = if status == SweepStatus::Absent
+                && tr_ref.criterion.state() == MonitorState::Present
+                && tr_ref.criterion.run_len() + 1 >= self.settings.criterion.absent_run as usize
+            {
+                ask(self.settings.criterion.absent_run as usize)
+            } else {
+                f32::INFINITY
+            };
+            let step = tr.observe(&obs, &mut |_| avg);
+            let baseline = tr.criterion.baseline().copied();
+            let percent = match baseline {
+                Some(b) if b.present && b.p2p_uv > 0.0 => 100.0 * measured.lsr_p2p / b.p2p_uv,
+                _ => f32::NAN,
+            };
+            let result = SweepResult {
+                stim_index: stim.index,
+                stim_time_s,
+                branch: stim.branch,
+                channel: ch,
+                status,
+                reject_reason: reason,
+                lsr_p2p_uv: measured.lsr_p2p,
+                lsr_onset_ms: if status == SweepStatus::Present { measured.onset_ms } else { None },
+                noise_p2p_uv: measured.noise_p2p,
+                noise_rms_uv: measured.noise_rms,
+                snr: measured.snr,
+                template_corr,
+                direct_p2p_uv: facts.direct_p2p,
+                crosstalk_gain: measured.crosstalk_gain,
+                state: tr.state(),
+                percent_of_baseline: percent,
+                trace,
+            };
+            match status {
+                SweepStatus::Present => self.counters.sweeps_present += 1,
+                SweepStatus::Absent => self.counters.sweeps_absent += 1,
+                SweepStatus::Rejected => {
+                    self.counters.sweeps_rejected += 1;
+                    if let Some(r) = reason {
+                        if let Some(i) = REJECT_REASONS.iter().position(|x| *x == r) {
+                            self.counters.rejected_by_reason[i] += 1;
+                        }
+                    }
+                }
+            }
+            out(&EngineEvent::Sweep(result));
+            if let Some(b) = step.baseline {
+                out(&EngineEvent::Baseline(BaselineInfo {
+                    channel: ch,
+                    present: b.present,
+                    p2p_uv: b.p2p_uv,
+                    onset_ms: b.onset_ms,
+                    established_at_s: b.established_at_s,
+                    trace: tr.baseline_trace(),
+                }));
+            }
+            if let Some(c) = step.change {
+                out(&EngineEvent::State(StateEvent {
+                    channel: ch,
+                    state: c.state,
+                    time_s: c.time_s,
+                    declared_at_s: c.declared_at_s,
+                }));
+            }
+        }
+    }
+}

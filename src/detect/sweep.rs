@@ -1,0 +1,392 @@
+//! One stimulus, all its channels: cut, condition, measure, judge.
+//!
+//! Conditioning works on the sweep as a finite segment (`pre` ms before the stimulus to
+//! `post` ms after), and only on the channels the stimulated branch makes relevant; the
+//! sweeps are a small part of the stream, so this is far cheaper than filtering everything.
+//! The order matters:
+//!
+//! 1. **Offset, drift and mains** are fitted by least squares on the parts of the segment
+//!    where no response can be (before the stimulus, and after the LSR window) and subtracted
+//!    everywhere. A fit cannot ring; a notch filter would ring on the artifact and the LSR.
+//! 2. **The stimulus artifact is blanked** (bridged with a straight line) over the rejection
+//!    period, *before* any filter: a filtered millivolt spike becomes a slow tail through the
+//!    LSR window that looks like a response that never disappears.
+//! 3. **Band-pass** with a linear-phase FIR applied by FFT, its group delay compensated
+//!    exactly, so latencies are the same at every sample rate. Two channels share one complex
+//!    FFT. The same FFT gives the high-band energy that reveals electrocautery.
+//! 4. **Crosstalk** of the direct response is fitted on the early window and subtracted (see
+//!    [`super::measure`]).
+//! 5. **Measures and judgement** per LSR channel (see [`SweepAnalyzer::judge`]).
+
+use std::ops::Range;
+
+use crate::anatomy::BranchChannels;
+use crate::dsp::blank::bridge;
+use crate::dsp::fir;
+use crate::dsp::mains::MainsFit;
+use crate::dsp::overlap_save::SegmentFilter;
+use crate::model::{ChannelInfo, RejectReason, Stimulus, SweepStatus};
+use crate::settings::Settings;
+
+use super::history::History;
+use super::measure;
+use super::EngineError;
+
+/// Display span of every sweep trace, ms around the stimulus.
+pub const DISPLAY_PRE_MS: f64 = 10.0;
+pub const DISPLAY_POST_MS: f64 = 60.0;
+
+/// What was measured on one LSR channel of one sweep, before the tracker's judgement.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub noise_rms: f32,
+    pub noise_p2p: f32,
+    pub lsr_p2p: f32,
+    pub snr: f32,
+    pub onset_ms: Option<f32>,
+    pub high_band: f32,
+    pub saturated: bool,
+    pub crosstalk_gain: f32,
+}
+
+/// Channel-independent facts about one sweep.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SweepFacts {
+    /// The segment could not be cut (before the start of the stream, or too old).
+    pub incomplete: bool,
+    /// Samples were lost inside the segment.
+    pub gap: bool,
+    /// Largest direct-response peak-to-peak over the direct channels (NaN if none).
+    pub direct_p2p: f32,
+    /// Fractional position of the stimulus inside its first sample.
+    pub frac: f64,
+}
+
+/// Sample geometry of a sweep, fixed for a given rate and settings. Plain `Copy` data.
+#[derive(Clone, Copy, Debug)]
+pub struct Geometry {
+    pub fs: f64,
+    pub pre_n: usize,
+    pub seg_len: usize,
+    pub noise_len: usize,
+    pub window_len: usize,
+    pub sub_len: usize,
+    pub step: usize,
+    pub display_len: usize,
+    noise_start_ms: f64,
+    window_start_ms: f64,
+    display_pre_ms: f64,
+}
+
+impl Geometry {
+    pub fn new(fs: f64, s: &Settings) -> Self {
+        let n = |ms: f64| (ms * fs / 1000.0).round().max(0.0) as usize;
+        let pre_n = n(s.sweep.pre_ms);
+        let post_n = n(s.sweep.post_ms);
+        let m = &s.measure;
+        let display_post = DISPLAY_POST_MS.min(s.sweep.post_ms);
+        let display_pre = DISPLAY_PRE_MS.min(s.sweep.pre_ms);
+        Self {
+            fs,
+            pre_n,
+            seg_len: pre_n + post_n + 1,
+            noise_len: n(m.noise_span_ms[1] - m.noise_span_ms[0]).max(1),
+            window_len: n(m.lsr_window_ms[1] - m.lsr_window_ms[0]).max(1),
+            sub_len: n(s.judge.snr_subwindow_ms).max(1),
+            step: n(1.0).max(1),
+            display_len: n(display_pre + display_post).max(1),
+            noise_start_ms: m.noise_span_ms[0],
+            window_start_ms: m.lsr_window_ms[0],
+            display_pre_ms: display_pre,
+        }
+    }
+
+    /// Index in the segment of `ms` after the stimulus (`frac` = the stimulus's fraction).
+    pub fn at(&self, frac: f64, ms: f64) -> usize {
+        let i = (self.pre_n as f64 + frac + ms * self.fs / 1000.0).round();
+        (i.max(0.0) as usize).min(self.seg_len)
+    }
+
+    /// Fixed-length range starting `ms` after the stimulus.
+    pub fn span(&self, frac: f64, ms: f64, len: usize) -> Range<usize> {
+        let a = self.at(frac, ms).min(self.seg_len.saturating_sub(len));
+        a..a + len
+    }
+
+    pub fn noise(&self, frac: f64) -> Range<usize> {
+        self.span(frac, self.noise_start_ms, self.noise_len)
+    }
+
+    pub fn window(&self, frac: f64) -> Range<usize> {
+        self.span(frac, self.window_start_ms, self.window_len)
+    }
+
+    pub fn display(&self, frac: f64) -> Range<usize> {
+        self.span(frac, -self.display_pre_ms, self.display_len)
+    }
+
+    /// Offset of the LSR window's start inside the display span, samples.
+    pub fn window_in_display(&self) -> usize {
+        self.at(0.0, self.window_start_ms) - self.at(0.0, -self.display_pre_ms)
+    }
+
+    /// Time in ms after the stimulus of segment index `i`.
+    pub fn ms_of(&self, frac: f64, i: usize) -> f64 {
+        (i as f64 - self.pre_n as f64 - frac) * 1000.0 / self.fs
+    }
+}
+
+/// Saturation thresholds of one channel, in microvolts.
+#[derive(Clone, Copy, Debug)]
+struct Rails {
+    lo: f32,
+    hi: f32,
+}
+
+/// Conditions and measures the channels of one stimulus.
+pub struct SweepAnalyzer {
+    pub geo: Geometry,
+    settings: Settings,
+    filter: SegmentFilter,
+    /// Drift-only, 50 Hz and 60 Hz fits (each may be absent if its mask is too short).
+    fit_none: MainsFit,
+    fit_50: Option<MainsFit>,
+    fit_60: Option<MainsFit>,
+    /// Conditioned segment per channel (all channels allocated).
+    pub seg: Vec<Vec<f32>>,
+    high_band: Vec<f32>,
+    saturated: Vec<bool>,
+    rails: Vec<Option<Rails>>,
+    /// Scratch for the onset envelope.
+    pub env: Vec<f32>,
+}
+
+impl SweepAnalyzer {
+    pub fn new(fs: f64, channels: &[ChannelInfo], s: &Settings) -> Result<Self, EngineError> {
+        let geo = Geometry::new(fs, s);
+        let c = &s.conditioning;
+        let taps_n = fir::taps_for_length(fs, c.fir_length_ms);
+        let taps = fir::bandpass(fs, c.highpass_hz, c.lowpass_hz, taps_n)
+            .map_err(|e| EngineError::Settings(format!("band-pass filter: {e}")))?;
+        let mut filter = SegmentFilter::new(&taps, geo.seg_len);
+        filter.set_high_band(fs, s.judge.cautery_band_hz.min(0.45 * fs));
+        // Fit where no response can be: before the stimulus (clear of the pre-blank) and
+        // from 5 ms after the end of the LSR window.
+        let stim = geo.pre_n;
+        let pre_end = geo.at(0.0, -c.artifact_pre_blank_ms - 1.0).min(stim);
+        let post_start = geo.at(0.0, s.measure.lsr_window_ms[1] + 5.0);
+        let mask = [0..pre_end, post_start..geo.seg_len];
+        let fit = |hz: Option<f64>| {
+            MainsFit::new(fs, geo.seg_len, hz, c.mains_harmonics, &mask)
+                .map_err(|e| EngineError::Settings(format!("mains and drift fit: {e}")))
+        };
+        let fit_none = fit(None)?;
+        let (fit_50, fit_60) = match c.mains {
+            crate::settings::Mains::Off => (None, None),
+            _ => (Some(fit(Some(50.0))?), Some(fit(Some(60.0))?)),
+        };
+        let rails = channels
+            .iter()
+            .map(|ch| {
+                ch.range_units.map(|(lo, hi)| {
+                    let to_uv = |u: f64| (u * ch.volts_per_unit + ch.offset_volts) * 1e6;
+                    let (a, b) = (to_uv(lo), to_uv(hi));
+                    let (lo, hi) = (a.min(b), a.max(b));
+                    let margin = (1.0 - s.judge.saturation_fraction) * (hi - lo) / 2.0;
+                    Rails { lo: (lo + margin) as f32, hi: (hi - margin) as f32 }
+                })
+            })
+            .collect();
+        Ok(Self {
+            settings: s.clone(),
+            filter,
+            fit_none,
+            fit_50,
+            fit_60,
+            seg: vec![vec![0.0; geo.seg_len]; channels.len()],
+            high_band: vec![0.0; channels.len()],
+            saturated: vec![false; channels.len()],
+            rails,
+            env: vec![0.0; geo.seg_len],
+            geo,
+        })
+    }
+
+    /// Cuts and conditions every channel the branch needs. Returns the channel-independent
+    /// facts; the conditioned segments are left in `self.seg`.
+    pub fn condition(
+        &mut self,
+        history: &History,
+        stim: &Stimulus,
+        chans: &BranchChannels,
+        mains_hz: Option<f64>,
+    ) -> SweepFacts {
+        let base = stim.frame_time.floor();
+        let frac = stim.frame_time - base;
+        let mut facts = SweepFacts { frac, direct_p2p: f32::NAN, ..Default::default() };
+        let start = base as i64 - self.geo.pre_n as i64;
+        if start < 0 {
+            facts.incomplete = true;
+            return facts;
+        }
+        let start = start as u64;
+        facts.gap = history.has_gap(start + 1, start + self.geo.seg_len as u64);
+        let c = &self.settings.conditioning;
+        let blank = self.geo.at(frac, -c.artifact_pre_blank_ms)..self.geo.at(frac, c.artifact_blank_ms) + 1;
+        let fit = match mains_hz {
+            Some(h) if (h - 50.0).abs() < 1.0 => self.fit_50.as_mut().unwrap_or(&mut self.fit_none),
+            Some(h) if (h - 60.0).abs() < 1.0 => self.fit_60.as_mut().unwrap_or(&mut self.fit_none),
+            _ => &mut self.fit_none,
+        };
+        for &ch in chans.lsr.iter().chain(&chans.direct) {
+            let seg = &mut self.seg[ch];
+            if !history.copy(ch, start, seg) {
+                facts.incomplete = true;
+                return facts;
+            }
+            self.saturated[ch] = self.rails[ch].is_some_and(|r| {
+                seg.iter()
+                    .enumerate()
+                    .any(|(i, &v)| !blank.contains(&i) && (v >= r.hi || v <= r.lo))
+            });
+            fit.remove(seg);
+            bridge(seg, blank.clone());
+        }
+        // Band-pass two channels per FFT.
+        let mut pending: Option<usize> = None;
+        for &ch in chans.lsr.iter().chain(&chans.direct) {
+            match pending.take() {
+                None => pending = Some(ch),
+                Some(a) => {
+                    let (x, y) = two_mut(&mut self.seg, a, ch);
+                    self.filter.filter_pair(x, Some(y));
+                    let hb = self.filter.high_band_rms();
+                    self.high_band[a] = hb[0];
+                    self.high_band[ch] = hb[1];
+                }
+            }
+        }
+        if let Some(a) = pending {
+            self.filter.filter_pair(&mut self.seg[a], None);
+            self.high_band[a] = self.filter.high_band_rms()[0];
+        }
+        let m = &self.settings.measure;
+        let dwin = self.geo.at(frac, m.direct_window_ms[0])..self.geo.at(frac, m.direct_window_ms[1]);
+        for &ch in &chans.direct {
+            let p = measure::p2p(&self.seg[ch][dwin.clone()]);
+            if facts.direct_p2p.is_nan() || p > facts.direct_p2p {
+                facts.direct_p2p = p;
+            }
+        }
+        facts
+    }
+
+    /// Measures one LSR channel (after [`Self::condition`]): removes the crosstalk of the
+    /// strongest direct channel, then noise, peak-to-peak, SNR and onset.
+    pub fn measure(&mut self, ch: usize, chans: &BranchChannels, facts: &SweepFacts) -> Measured {
+        let frac = facts.frac;
+        let m = &self.settings.measure;
+        let geo = &self.geo;
+        let mut out = Measured {
+            high_band: self.high_band[ch],
+            saturated: self.saturated[ch],
+            ..Default::default()
+        };
+        // Strongest direct channel as the crosstalk reference.
+        let dwin = geo.at(frac, m.direct_window_ms[0])..geo.at(frac, m.direct_window_ms[1]);
+        let reference = chans
+            .direct
+            .iter()
+            .copied()
+            .max_by(|&a, &b| {
+                measure::p2p(&self.seg[a][dwin.clone()]).total_cmp(&measure::p2p(&self.seg[b][dwin.clone()]))
+            });
+        if let Some(d) = reference {
+            let fit = geo.at(frac, m.crosstalk_fit_ms[0])..geo.at(frac, m.crosstalk_fit_ms[1]);
+            let max_lag = (m.crosstalk_max_lag_ms * geo.fs / 1000.0).round() as usize;
+            let (x, dref) = two_mut(&mut self.seg, ch, d);
+            let (gain, lag) = measure::fit_crosstalk(x, dref, fit, max_lag);
+            measure::subtract_scaled(x, dref, gain, lag);
+            out.crosstalk_gain = gain;
+        }
+        let x = &self.seg[ch];
+        let noise = geo.noise(frac);
+        out.noise_rms = measure::rms(&x[noise.clone()]);
+        let wlen = geo.window_len.min(noise.len());
+        out.noise_p2p = measure::p2p(&x[noise.end - wlen..noise.end]);
+        let win = geo.window(frac);
+        out.lsr_p2p = measure::p2p(&x[win.clone()]);
+        out.snr = if out.noise_rms > 0.0 {
+            measure::max_window_rms(&x[win.clone()], geo.sub_len, geo.step) / out.noise_rms
+        } else {
+            0.0
+        };
+        let smooth = ((0.3 * geo.fs / 1000.0).round() as usize).max(1);
+        let min_len = ((m.onset_min_duration_ms * geo.fs / 1000.0).round() as usize).max(1);
+        let thr = m.onset_threshold_noise as f32 * out.noise_rms;
+        out.onset_ms = measure::onset(x, win, smooth, thr, out.noise_rms, min_len, &mut self.env)
+            .map(|i| geo.ms_of(frac, i) as f32);
+        out
+    }
+
+    /// The per-sweep verdict. `running_noise` and `running_high` are the channel's recent
+    /// clean levels (None until known); `baseline_direct` its baseline direct response.
+    pub fn judge(
+        &self,
+        facts: &SweepFacts,
+        m: &Measured,
+        running_noise: Option<f32>,
+        running_high: Option<f32>,
+        baseline_direct: f32,
+    ) -> (SweepStatus, Option<RejectReason>) {
+        let j = &self.settings.judge;
+        let reject = |r| (SweepStatus::Rejected, Some(r));
+        if facts.incomplete {
+            return reject(RejectReason::Incomplete);
+        }
+        if facts.gap {
+            return reject(RejectReason::LostSamples);
+        }
+        let hot = running_high.is_some_and(|h| m.high_band > j.cautery_factor as f32 * h);
+        let warm = running_high.is_none_or(|h| m.high_band > 2.0 * h);
+        if hot || (m.saturated && warm) {
+            return reject(RejectReason::Electrocautery);
+        }
+        if m.saturated {
+            return reject(RejectReason::Saturation);
+        }
+        if !facts.direct_p2p.is_nan() {
+            let mut need = j.min_direct_uv as f32;
+            if baseline_direct.is_finite() {
+                need = need.max(j.min_direct_fraction as f32 * baseline_direct);
+            }
+            if facts.direct_p2p < need {
+                return reject(RejectReason::NoDirectResponse);
+            }
+        }
+        if running_noise.is_some_and(|n| m.noise_rms > j.noisy_baseline_factor as f32 * n) {
+            return reject(RejectReason::SpontaneousActivity);
+        }
+        if m.snr as f64 >= j.present_snr {
+            (SweepStatus::Present, None)
+        } else if m.snr as f64 <= j.absent_snr
+            && m.lsr_p2p as f64 <= j.absent_p2p_noise_ratio * m.noise_p2p as f64
+        {
+            (SweepStatus::Absent, None)
+        } else {
+            reject(RejectReason::Equivocal)
+        }
+    }
+}
+
+/// Two distinct mutable rows of a table.
+fn two_mut(v: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let (l, r) = v.split_at_mut(b);
+        (&mut l[a], &mut r[0])
+    } else {
+        let (l, r) = v.split_at_mut(a);
+        (&mut r[0], &mut l[b])
+    }
+}

@@ -1,0 +1,234 @@
+//! What the engine remembers about each LSR channel between sweeps: running noise levels (to
+//! recognise spontaneous activity and electrocautery), the baseline average sweep (the
+//! patient's own LSR, for display and correlation), the sweeps of the absent run in progress
+//! (for the run-average check), and the criterion state machine.
+//!
+//! Everything is allocated in [`Tracker::new`]; the per-sweep methods do not allocate.
+
+use crate::model::{MonitorState, SweepStatus, DISPLAY_POINTS};
+use crate::settings::Settings;
+
+use super::criterion::{median, ChannelCriterion, Observation, Step};
+use super::measure;
+
+/// Number of recent clean sweeps whose noise levels make the running reference.
+const NOISE_MEMORY: usize = 15;
+
+/// Running median of the last few values of a level.
+#[derive(Clone, Debug)]
+pub struct RunningLevel {
+    values: [f32; NOISE_MEMORY],
+    count: usize,
+}
+
+impl RunningLevel {
+    fn new() -> Self {
+        Self { values: [0.0; NOISE_MEMORY], count: 0 }
+    }
+    pub fn push(&mut self, v: f32) {
+        if v.is_finite() {
+            self.values[self.count % NOISE_MEMORY] = v;
+            self.count += 1;
+        }
+    }
+    /// Median of what is held, or None before `min` values were seen.
+    pub fn get(&self, min: usize) -> Option<f32> {
+        let n = self.count.min(NOISE_MEMORY);
+        if n < min.max(1) {
+            return None;
+        }
+        let mut tmp = self.values;
+        Some(median(&mut tmp[..n]))
+    }
+}
+
+/// Per-LSR-channel memory.
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    pub channel: usize,
+    pub criterion: ChannelCriterion,
+    /// Running pre-stimulus noise RMS of clean sweeps.
+    pub noise: RunningLevel,
+    /// Running high-band RMS of clean sweeps.
+    pub high_band: RunningLevel,
+    /// Sum and count of the present baseline sweeps over the display span.
+    baseline_sum: Vec<f32>,
+    baseline_n: u32,
+    /// Baseline average over the display span, once established.
+    pub baseline_avg: Vec<f32>,
+    pub has_template: bool,
+    /// Ring of the absent run's sweeps: `[noise span | LSR window]` each.
+    run: Vec<f32>,
+    run_len: usize,
+    run_count: usize,
+    run_slots: usize,
+    pub baseline_direct_p2p: f32,
+}
+
+impl Tracker {
+    /// `span_len`: samples of the display span; `run_item_len`: samples kept per run sweep.
+    pub fn new(channel: usize, settings: &Settings, span_len: usize, run_item_len: usize) -> Self {
+        let slots = (settings.criterion.absent_run as usize).clamp(1, super::MAX_RUN);
+        Self {
+            channel,
+            criterion: ChannelCriterion::new(&settings.criterion),
+            noise: RunningLevel::new(),
+            high_band: RunningLevel::new(),
+            baseline_sum: vec![0.0; span_len],
+            baseline_n: 0,
+            baseline_avg: vec![0.0; span_len],
+            has_template: false,
+            run: vec![0.0; slots * run_item_len],
+            run_len: run_item_len,
+            run_count: 0,
+            run_slots: slots,
+            baseline_direct_p2p: f32::NAN,
+        }
+    }
+
+    pub fn state(&self) -> MonitorState {
+        self.criterion.state()
+    }
+
+    pub fn rebaseline(&mut self) {
+        self.criterion.rebaseline();
+        self.baseline_sum.fill(0.0);
+        self.baseline_n = 0;
+        self.has_template = false;
+        self.run_count = 0;
+        self.baseline_direct_p2p = f32::NAN;
+    }
+
+    /// Adds a present baseline sweep's display span to the baseline average.
+    pub fn add_baseline_sweep(&mut self, span: &[f32]) {
+        if self.criterion.state() != MonitorState::Baseline {
+            return;
+        }
+        for (s, &v) in self.baseline_sum.iter_mut().zip(span) {
+            *s += v;
+        }
+        self.baseline_n += 1;
+    }
+
+    /// Keeps an absent sweep for the run average; other judged sweeps end the run.
+    pub fn note_run_sweep(&mut self, status: SweepStatus, equivocal: bool, item: &[f32]) {
+        match status {
+            SweepStatus::Absent => {
+                let slot = self.run_count % self.run_slots;
+                let dst = &mut self.run[slot * self.run_len..(slot + 1) * self.run_len];
+                let n = item.len().min(self.run_len);
+                dst[..n].copy_from_slice(&item[..n]);
+                self.run_count += 1;
+            }
+            SweepStatus::Present => self.run_count = 0,
+            SweepStatus::Rejected if equivocal => self.run_count = 0,
+            SweepStatus::Rejected => {}
+        }
+    }
+
+    /// SNR of the average of the last `n` absent sweeps: max sub-window RMS in the LSR
+    /// window part over the RMS of the noise part. `scratch` must hold `run_item_len`.
+    pub fn run_average_snr(
+        &self,
+        n: usize,
+        noise_len: usize,
+        sub_len: usize,
+        step: usize,
+        scratch: &mut [f32],
+    ) -> f32 {
+        let n = n.min(self.run_count).min(self.run_slots);
+        if n == 0 || scratch.len() < self.run_len {
+            return f32::INFINITY;
+        }
+        let avg = &mut scratch[..self.run_len];
+        avg.fill(0.0);
+        for k in 0..n {
+            let slot = (self.run_count - 1 - k) % self.run_slots;
+            let src = &self.run[slot * self.run_len..(slot + 1) * self.run_len];
+            for (a, &v) in avg.iter_mut().zip(src) {
+                *a += v;
+            }
+        }
+        let inv = 1.0 / n as f32;
+        avg.iter_mut().for_each(|v| *v *= inv);
+        let noise_len = noise_len.min(self.run_len);
+        let sigma = measure::rms(&avg[..noise_len]);
+        if sigma <= 0.0 {
+            return f32::INFINITY;
+        }
+        measure::max_window_rms(&avg[noise_len..], sub_len, step) / sigma
+    }
+
+    /// Feeds the criterion; on a new baseline, freezes the baseline average.
+    pub fn observe(
+        &mut self,
+        obs: &Observation,
+        run_average_snr: &mut dyn FnMut(usize) -> f32,
+    ) -> Step {
+        let step = self.criterion.observe(obs, run_average_snr);
+        if let Some(b) = step.baseline {
+            self.baseline_direct_p2p = b.direct_p2p_uv;
+            if b.present && self.baseline_n > 0 {
+                let inv = 1.0 / self.baseline_n as f32;
+                for (a, &s) in self.baseline_avg.iter_mut().zip(&self.baseline_sum) {
+                    *a = s * inv;
+                }
+                self.has_template = true;
+            }
+        }
+        step
+    }
+
+    /// The baseline average reduced for display.
+    pub fn baseline_trace(&self) -> [f32; DISPLAY_POINTS] {
+        let mut t = [0.0; DISPLAY_POINTS];
+        if self.has_template {
+            measure::display_trace(&self.baseline_avg, &mut t);
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_level_is_a_median_of_recent_values() {
+        let mut r = RunningLevel::new();
+        assert_eq!(r.get(1), None);
+        for v in [5.0, 1.0, 100.0] {
+            r.push(v);
+        }
+        assert_eq!(r.get(3), Some(5.0));
+        for _ in 0..20 {
+            r.push(2.0);
+        }
+        assert_eq!(r.get(3), Some(2.0), "old values are forgotten");
+    }
+
+    #[test]
+    fn run_average_reveals_a_small_repeated_response() {
+        let s = Settings::default();
+        let mut t = Tracker::new(0, &s, 10, 200);
+        // Noise part 100 samples of alternating ±1, window part with a tiny 0.8 bump that is
+        // identical in every sweep while the noise alternates sign between sweeps.
+        for k in 0..5 {
+            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+            let item: Vec<f32> = (0..200)
+                .map(|i| {
+                    let noise = if i % 2 == 0 { sign } else { -sign };
+                    let bump = if (140..160).contains(&i) { 0.8 } else { 0.0 };
+                    noise + bump
+                })
+                .collect();
+            t.note_run_sweep(SweepStatus::Absent, false, &item);
+        }
+        let mut scratch = vec![0.0; 200];
+        let snr = t.run_average_snr(5, 100, 20, 5, &mut scratch);
+        // Average noise is ±0.2 (one sweep left over), the bump is 0.8.
+        assert!(snr > 3.0, "snr {snr}");
+        t.note_run_sweep(SweepStatus::Present, false, &[]);
+        assert!(t.run_average_snr(5, 100, 20, 5, &mut scratch).is_infinite());
+    }
+}
