@@ -169,7 +169,9 @@ impl SweepAnalyzer {
         let taps = fir::bandpass(fs, c.highpass_hz, c.lowpass_hz, taps_n)
             .map_err(|e| EngineError::Settings(format!("band-pass filter: {e}")))?;
         let mut filter = SegmentFilter::new(&taps, geo.seg_len);
-        filter.set_high_band(fs, s.judge.cautery_band_hz.min(0.45 * fs));
+        filter
+            .set_high_band(fs, s.judge.cautery_band_hz.min(0.45 * fs))
+            .map_err(|e| EngineError::Settings(format!("judge.cautery_band_hz: {e}")))?;
         // Fit where no response can be: before the stimulus (clear of the pre-blank) and
         // from 5 ms after the end of the LSR window.
         let stim = geo.pre_n;
@@ -249,7 +251,11 @@ impl SweepAnalyzer {
                     .enumerate()
                     .any(|(i, &v)| !blank.contains(&i) && (v >= r.hi || v <= r.lo))
             });
-            fit.remove(seg);
+            // Non-finite samples (a file's NaN gaps) make the sweep unusable: lost samples.
+            if fit.remove(seg).is_err() {
+                facts.gap = true;
+                seg.fill(0.0);
+            }
             bridge(seg, blank.clone());
         }
         // Band-pass two channels per FFT.
@@ -259,7 +265,9 @@ impl SweepAnalyzer {
                 None => pending = Some(ch),
                 Some(a) => {
                     let (x, y) = two_mut(&mut self.seg, a, ch);
-                    self.filter.filter_pair(x, Some(y));
+                    if self.filter.filter_pair(x, Some(y)).is_err() {
+                        facts.incomplete = true;
+                    }
                     let hb = self.filter.high_band_rms();
                     self.high_band[a] = hb[0];
                     self.high_band[ch] = hb[1];
@@ -267,7 +275,9 @@ impl SweepAnalyzer {
             }
         }
         if let Some(a) = pending {
-            self.filter.filter_pair(&mut self.seg[a], None);
+            if self.filter.filter_pair(&mut self.seg[a], None).is_err() {
+                facts.incomplete = true;
+            }
             self.high_band[a] = self.filter.high_band_rms()[0];
         }
         let m = &self.settings.measure;
