@@ -1,0 +1,911 @@
+//! The simulated patient's physiology and the case's events, drawn once from the seed.
+//!
+//! Everything that is "the patient" or "the operating room" is fixed here, in continuous
+//! time, before a single sample exists: the channel layout and which muscles answer how,
+//! each channel's mains and drift, the stimulus times, every sweep's response parameters
+//! (artifact size, M response, F-wave, LSR amplitude, latency, duration, afterdischarge),
+//! spontaneous bursts, electrode pops, electrocautery episodes and lost-sample gaps.
+//! Only these compact per-stimulus lists are kept (tens of bytes per stimulus and channel);
+//! waveforms are expanded from them when a stimulus comes up in the stream.
+//!
+//! Nothing here depends on the sample rate except the conversion of gaps to frames and the
+//! noise filter, so one seed is one patient at every rate.
+
+use std::f64::consts::TAU;
+
+use crate::anatomy::Anatomy;
+use crate::model::{Branch, ChannelInfo, Muscle, Role};
+
+use super::config::{Episode, SimConfig, RAIL_HIGH, RAIL_LOW, VOLTS_PER_COUNT};
+use super::rng::{mix64, stream_key, Rng};
+use super::scenario::Course;
+use super::truth::SimRole;
+use super::waveform::{self, Artifact, LsrPattern, Pattern, Wave};
+
+/// Longest a stimulus's evoked activity lasts (afterdischarge ends by 35 ms; the artifact,
+/// M response and F-wave end earlier), seconds.
+pub(crate) const STIM_SPAN_S: f64 = 0.060;
+/// Stimulus pulse width, seconds.
+pub(crate) const PULSE_WIDTH_S: f64 = 2.0e-4;
+/// Height of the sync pulse on the trigger channel, counts, and its width, seconds.
+pub(crate) const TRIGGER_COUNTS: f64 = 20_000.0;
+pub(crate) const TRIGGER_WIDTH_S: f64 = 1.0e-3;
+/// Noise on the trigger channel, counts RMS (and during electrocautery).
+pub(crate) const TRIGGER_NOISE_COUNTS: f64 = 2.0;
+pub(crate) const TRIGGER_CAUTERY_COUNTS: f64 = 400.0;
+/// Longest motor-unit potential, seconds.
+pub(crate) const MUAP_MAX_S: f64 = 4.5e-3;
+/// Most spikes one burst can hold (3 units x 0.5 s x 40 Hz / 0.8, plus margin).
+pub(crate) const MAX_BURST_SPIKES: usize = 96;
+/// Rise time of an electrode pop, seconds.
+const POP_RISE_S: f64 = 1.0e-4;
+/// Raised-cosine on/off ramp of an electrocautery episode, seconds.
+const CAUTERY_RAMP_S: f64 = 0.03;
+/// Direct response below this fraction of the patient's own: "abolished".
+pub(crate) const ABOLISHED_FRACTION: f64 = 0.2;
+
+// Stream names.
+const S_CASE: u64 = 1;
+const S_SCHEDULE: u64 = 2;
+const S_PATIENT: u64 = 3;
+const S_SWEEPS: u64 = 4;
+const S_BURSTS: u64 = 5;
+const S_POPS: u64 = 6;
+const S_CAUTERY: u64 = 7;
+const S_NOISE: u64 = 8;
+const S_CAUTERY_NOISE: u64 = 9;
+
+/// The stimulated branch's own-muscle response of one patient and channel.
+#[derive(Clone, Debug)]
+pub(crate) struct MModel {
+    pub pattern: Pattern,
+    pub p2p_uv: f64,
+    pub onset_s: f64,
+    pub duration_s: f64,
+    /// F-wave size as a fraction of the M response, and its usual onset.
+    pub f_ratio: f64,
+    pub f_onset_s: f64,
+}
+
+/// The LSR of one patient and channel.
+#[derive(Clone, Debug)]
+pub(crate) struct LsrModel {
+    /// Position among the LSR channels (the course's channel index).
+    pub index: usize,
+    pub pattern: LsrPattern,
+    /// Baseline amplitude, µV peak to peak.
+    pub p2p_uv: f64,
+    pub onset_s: f64,
+    /// Sweep-to-sweep latency jitter (standard deviation), seconds.
+    pub jitter_s: f64,
+    pub duration_s: f64,
+    /// Sweep-to-sweep coefficient of variation of the amplitude.
+    pub cv: f64,
+    pub afterdischarge: bool,
+}
+
+/// One channel: what it records and the patient's answer on it.
+#[derive(Clone, Debug)]
+pub(crate) struct ChannelModel {
+    pub info: ChannelInfo,
+    pub role: SimRole,
+    /// Stable identity for random streams (independent of the other channels).
+    pub slot: u64,
+    pub noise_key: u64,
+    pub cautery_key: u64,
+    /// Mains fundamental, µV peak.
+    pub mains_uv: f64,
+    /// Mains harmonics 1, 3, 5 as (sine, cosine) coefficients, µV.
+    pub mains: [(f64, f64); 3],
+    /// Drift components as (sine, cosine) coefficients, µV.
+    pub drift: [(f64, f64); 3],
+    pub artifact: Artifact,
+    pub m: Option<MModel>,
+    pub lsr: Option<LsrModel>,
+    /// Volume-conducted copy of the direct response: gain and lag (s).
+    pub crosstalk: Option<(f64, f64)>,
+    /// Electrocautery noise, µV RMS.
+    pub cautery_uv: f64,
+}
+
+/// One sweep's response on one channel (compact: expanded to waveforms when needed).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct ChannelStim {
+    pub artifact_uv: f32,
+    pub m_uv: f32,
+    pub m_onset_s: f32,
+    pub f_uv: f32,
+    pub f_onset_s: f32,
+    pub f_dur_s: f32,
+    pub lsr_uv: f32,
+    pub lsr_onset_s: f32,
+    pub lsr_dur_s: f32,
+    /// End of the afterdischarge after the stimulus, seconds (0: none).
+    pub after_end_s: f32,
+    pub shape_seed: u64,
+}
+
+/// One motor unit of a spontaneous burst.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct MuapUnit {
+    pub rate_hz: f64,
+    pub p2p_uv: f64,
+    pub sign: f64,
+    pub mags: [f64; 3],
+    pub durs_s: [f64; 3],
+}
+
+impl MuapUnit {
+    pub(crate) fn wave(&self) -> Wave {
+        let mut w = Wave::starting_at(0.0);
+        let mut s = self.sign;
+        for (m, d) in self.mags.iter().zip(&self.durs_s) {
+            w.push(*d, s * m);
+            s = -s;
+        }
+        w.scale_to_p2p(self.p2p_uv);
+        w
+    }
+}
+
+/// A burst of spontaneous EMG on one channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Burst {
+    pub channel: usize,
+    pub start_s: f64,
+    pub duration_s: f64,
+    pub units: [MuapUnit; 3],
+    pub n_units: usize,
+    pub seed: u64,
+}
+
+impl Burst {
+    /// Last instant the burst can show (spikes start before `start + duration`).
+    pub(crate) fn end_s(&self) -> f64 {
+        self.start_s + self.duration_s + MUAP_MAX_S
+    }
+}
+
+/// A large slow electrode artifact on one channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Pop {
+    pub channel: usize,
+    pub start_s: f64,
+    pub amp_uv: f64,
+    pub tau_s: f64,
+}
+
+impl Pop {
+    pub(crate) fn end_s(&self) -> f64 {
+        self.start_s + self.tau_s * (self.amp_uv.abs() / 0.5).ln().max(0.0)
+    }
+    #[inline]
+    pub(crate) fn value(&self, t: f64) -> f64 {
+        let dt = t - self.start_s;
+        if dt < 0.0 || t >= self.end_s() {
+            return 0.0;
+        }
+        self.amp_uv * (1.0 - (-dt / POP_RISE_S).exp()) * (-dt / self.tau_s).exp()
+    }
+}
+
+/// An electrocautery episode.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Cautery {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub mod_hz: f64,
+    pub mod_phase: f64,
+}
+
+impl Cautery {
+    /// Envelope (0..1) at `t`.
+    #[inline]
+    pub(crate) fn envelope(&self, t: f64) -> f64 {
+        if t < self.start_s || t >= self.end_s {
+            return 0.0;
+        }
+        let edge = (t - self.start_s).min(self.end_s - t);
+        let ramp = if edge < CAUTERY_RAMP_S {
+            0.5 - 0.5 * (std::f64::consts::PI * edge / CAUTERY_RAMP_S).cos()
+        } else {
+            1.0
+        };
+        ramp * (0.75 + 0.25 * (TAU * self.mod_hz * t + self.mod_phase).sin())
+    }
+}
+
+/// A run of lost samples, in physical frames `[start_frame, end_frame)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Gap {
+    pub episode: Episode,
+    pub start_frame: u64,
+    pub end_frame: u64,
+}
+
+/// The whole simulated case.
+#[derive(Clone, Debug)]
+pub(crate) struct Physiology {
+    pub fs: f64,
+    pub duration_s: f64,
+    /// Frames the case lasts (before gaps drop any).
+    pub frames: u64,
+    pub branch: Branch,
+    pub intensity_ma: f32,
+    pub channels: Vec<ChannelModel>,
+    /// The direct-response channel whose activity is volume-conducted onto the others.
+    pub direct_source: Option<usize>,
+    pub lsr_channels: Vec<usize>,
+    pub direct_channels: Vec<usize>,
+    pub stim_times: Vec<f64>,
+    /// `stim[i * channels + c]`.
+    pub stim: Vec<ChannelStim>,
+    /// Level of the direct response per stimulus (1 = the patient's own, 0 = blocked).
+    pub direct_level: Vec<f32>,
+    pub bursts: Vec<Burst>,
+    pub pops: Vec<Pop>,
+    pub cautery: Vec<Cautery>,
+    pub gaps: Vec<Gap>,
+    pub course: Course,
+    pub mains_hz: f64,
+    pub drift_hz: [f64; 3],
+    /// Noise shaping filter (unit energy; scaled by the noise level).
+    pub noise_fir: Vec<f64>,
+    pub noise_uv: f64,
+}
+
+/// Stable identity of the k-th channel recording `muscle`.
+fn slot_of(muscle: Muscle, occurrence: u64) -> u64 {
+    let base = match muscle {
+        Muscle::OrbicularisOculi => 0,
+        Muscle::OrbicularisOris => 1,
+        Muscle::Mentalis => 2,
+        Muscle::Frontalis => 3,
+        Muscle::Nasalis => 4,
+        Muscle::Other => 5,
+        Muscle::None => 6,
+    };
+    base + 8 * occurrence
+}
+
+fn emg_info(label: String, muscle: Muscle) -> ChannelInfo {
+    ChannelInfo {
+        label,
+        muscle,
+        role: Role::Emg,
+        volts_per_unit: VOLTS_PER_COUNT,
+        offset_volts: 0.0,
+        range_units: Some((RAIL_LOW, RAIL_HIGH)),
+        trigger_branch: None,
+    }
+}
+
+/// Windowed-sinc low-pass (Hamming) at `fc` for rate `fs`, scaled to unit energy so that
+/// white noise of variance 1 comes out with variance 1.
+pub(crate) fn noise_filter(fs: f64, fc: f64) -> Vec<f64> {
+    let half = (2.5 * fs / fc).ceil() as usize;
+    let len = 2 * half + 1;
+    let wc = fc / fs;
+    let mut h: Vec<f64> = (0..len)
+        .map(|i| {
+            let k = i as f64 - half as f64;
+            let sinc = if k == 0.0 {
+                2.0 * wc
+            } else {
+                (TAU * wc * k).sin() / (std::f64::consts::PI * k)
+            };
+            let win = 0.54 - 0.46 * (TAU * i as f64 / (len - 1) as f64).cos();
+            sinc * win
+        })
+        .collect();
+    let energy: f64 = h.iter().map(|x| x * x).sum();
+    let g = 1.0 / energy.sqrt();
+    h.iter_mut().for_each(|x| *x *= g);
+    h
+}
+
+impl Physiology {
+    /// Draws the whole case from a validated configuration.
+    pub(crate) fn new(cfg: &SimConfig) -> Self {
+        let seed = cfg.seed;
+        let fs = cfg.sample_rate_hz;
+        let d = cfg.duration_s;
+        let branch = Branch::Zygomatic;
+        let mut case = Rng::stream(seed, &[S_CASE]);
+        let intensity_ma = case.range(10.0, 20.0) as f32;
+        let lsr_patient = cfg.lsr_uv * (0.25 * case.normal()).exp();
+        let drift_hz = [
+            case.range(0.03, 0.08),
+            case.range(0.1, 0.2),
+            case.range(0.25, 0.45),
+        ];
+
+        // Channel layout and roles (from the shared anatomy map).
+        let mut muscles = vec![
+            Muscle::OrbicularisOculi,
+            Muscle::OrbicularisOris,
+            Muscle::Mentalis,
+        ];
+        muscles.extend(cfg.extra_channels.iter().copied());
+        let mut infos = Vec::new();
+        let mut slots = Vec::new();
+        for (i, &m) in muscles.iter().enumerate() {
+            let occ = muscles[..i].iter().filter(|x| **x == m).count() as u64;
+            let label = if occ == 0 {
+                m.name().to_string()
+            } else {
+                format!("{}_{}", m.name(), occ + 1)
+            };
+            infos.push(emg_info(label, m));
+            slots.push(slot_of(m, occ));
+        }
+        let trigger = if cfg.trigger {
+            infos.push(ChannelInfo {
+                label: "trigger".into(),
+                muscle: Muscle::None,
+                role: Role::Trigger,
+                volts_per_unit: VOLTS_PER_COUNT,
+                offset_volts: 0.0,
+                range_units: Some((RAIL_LOW, RAIL_HIGH)),
+                trigger_branch: Some(branch),
+            });
+            slots.push(slot_of(Muscle::None, 0));
+            Some(infos.len() - 1)
+        } else {
+            None
+        };
+        let map = Anatomy::default().channels_for(branch, &infos);
+        let lsr_channels = map.lsr.clone();
+        let direct_channels = map.direct.clone();
+        let direct_source = direct_channels.first().copied();
+
+        // Per-channel patient draws.
+        let mut channels = Vec::new();
+        let mut mains_share = Vec::new();
+        for (c, info) in infos.into_iter().enumerate() {
+            let slot = slots[c];
+            let role = if Some(c) == trigger {
+                SimRole::Trigger
+            } else if lsr_channels.contains(&c) {
+                SimRole::Lsr
+            } else if direct_channels.contains(&c) {
+                SimRole::Direct
+            } else {
+                SimRole::Other
+            };
+            let mut r = Rng::stream(seed, &[S_PATIENT, slot]);
+            let share = r.range(0.6, 1.4);
+            let ph: [f64; 3] = [r.range(0.0, TAU), r.range(0.0, TAU), r.range(0.0, TAU)];
+            let ratio = [1.0, r.range(0.2, 0.4), r.range(0.1, 0.2)];
+            let dw: [f64; 3] = [r.range(0.5, 1.5), r.range(0.5, 1.5), r.range(0.5, 1.5)];
+            let dph: [f64; 3] = [r.range(0.0, TAU), r.range(0.0, TAU), r.range(0.0, TAU)];
+            let art_amp = match role {
+                SimRole::Direct => r.range(3000.0, 10_000.0),
+                SimRole::Lsr => r.range(1000.0, 3000.0),
+                _ => r.range(800.0, 2000.0),
+            } * r.sign();
+            let art_decay = r.range(0.25e-3, 0.45e-3);
+            let cautery_uv = r.range(8000.0, 30_000.0);
+            let muscle = info.muscle;
+            let m = (role == SimRole::Direct).then(|| {
+                let sign = r.sign();
+                let pattern = if r.chance(0.5) {
+                    Pattern::alternating(
+                        sign,
+                        &[r.range(0.15, 0.35), 1.0, r.range(0.3, 0.6)],
+                        &[r.range(0.6, 1.0), r.range(1.2, 1.8), r.range(1.2, 2.0)],
+                    )
+                } else {
+                    Pattern::alternating(sign, &[1.0, r.range(0.5, 0.9)], &[1.0, r.range(1.0, 1.5)])
+                };
+                let later = if muscle == Muscle::Frontalis {
+                    0.5e-3
+                } else {
+                    0.0
+                };
+                MModel {
+                    pattern,
+                    p2p_uv: r.range(1000.0, 5000.0),
+                    onset_s: r.range(2.5e-3, 3.5e-3) + later,
+                    duration_s: r.range(6.0e-3, 8.0e-3),
+                    f_ratio: r.range(0.02, 0.05),
+                    f_onset_s: r.range(8.5e-3, 9.5e-3),
+                }
+            });
+            let lsr = (role == SimRole::Lsr).then(|| {
+                let pattern = waveform::draw_lsr_pattern(&mut r);
+                let muscle_factor = match muscle {
+                    Muscle::Mentalis => 1.25,
+                    Muscle::OrbicularisOris => 0.8,
+                    _ => 1.0,
+                };
+                LsrModel {
+                    index: lsr_channels.iter().position(|&x| x == c).unwrap_or(0),
+                    pattern,
+                    p2p_uv: lsr_patient * muscle_factor * (0.1 * r.normal()).exp(),
+                    onset_s: r.range(9.0e-3, 10.5e-3),
+                    jitter_s: r.range(0.2e-3, 0.5e-3),
+                    duration_s: r.range(8.0e-3, 12.0e-3),
+                    cv: r.range(0.2, 0.4),
+                    afterdischarge: r.chance(0.35),
+                }
+            });
+            let crosstalk = (matches!(role, SimRole::Lsr | SimRole::Other)
+                && direct_source.is_some())
+            .then(|| {
+                let gain = match muscle {
+                    Muscle::OrbicularisOris => r.range(0.03, 0.08),
+                    Muscle::Mentalis => r.range(0.01, 0.05),
+                    _ => r.range(0.02, 0.06),
+                };
+                (gain, r.range(0.0, 0.15e-3))
+            });
+            if role != SimRole::Trigger {
+                mains_share.push((c, share));
+            }
+            let dsum: f64 = dw.iter().sum();
+            let drift = std::array::from_fn(|k| {
+                let a = cfg.drift_uv * dw[k] / dsum;
+                (a * dph[k].cos(), a * dph[k].sin())
+            });
+            channels.push(ChannelModel {
+                info,
+                role,
+                slot,
+                noise_key: stream_key(seed, &[S_NOISE, slot]),
+                cautery_key: stream_key(seed, &[S_CAUTERY_NOISE, slot]),
+                mains_uv: 0.0,
+                mains: std::array::from_fn(|k| (ratio[k] * ph[k].cos(), ratio[k] * ph[k].sin())),
+                drift: if role == SimRole::Trigger {
+                    [(0.0, 0.0); 3]
+                } else {
+                    drift
+                },
+                artifact: if role == SimRole::Trigger {
+                    Artifact::NONE
+                } else {
+                    Artifact {
+                        amp_uv: art_amp,
+                        width_s: PULSE_WIDTH_S,
+                        decay_s: art_decay,
+                    }
+                },
+                m,
+                lsr,
+                crosstalk,
+                cautery_uv,
+            });
+        }
+        // Mentalis is larger than orbicularis oris (Pan 2025's prevalence, usual practice).
+        let oris_max = channels
+            .iter()
+            .filter(|c| c.info.muscle == Muscle::OrbicularisOris)
+            .filter_map(|c| c.lsr.as_ref().map(|l| l.p2p_uv))
+            .fold(0.0, f64::max);
+        for ch in channels
+            .iter_mut()
+            .filter(|c| c.info.muscle == Muscle::Mentalis)
+        {
+            if let Some(l) = ch.lsr.as_mut() {
+                if l.p2p_uv <= 1.1 * oris_max {
+                    l.p2p_uv = 1.25 * oris_max;
+                }
+            }
+        }
+        // Mains: each channel's share, normalised so the EMG channels average `mains_uv`.
+        let mean_share =
+            mains_share.iter().map(|s| s.1).sum::<f64>() / mains_share.len().max(1) as f64;
+        for (c, share) in mains_share {
+            let a = cfg.mains_uv * share / mean_share;
+            let ch = &mut channels[c];
+            ch.mains_uv = a;
+            for h in &mut ch.mains {
+                h.0 *= a;
+                h.1 *= a;
+            }
+        }
+        for ch in channels.iter_mut().filter(|c| c.role == SimRole::Trigger) {
+            ch.mains = [(0.0, 0.0); 3];
+        }
+
+        // Stimulus schedule: a free-running stimulator with a little timing jitter.
+        let mut sched = Rng::stream(seed, &[S_SCHEDULE]);
+        let period = 1.0 / cfg.stim_rate_hz;
+        let mut stim_times = Vec::new();
+        let mut t = 0.3 + sched.uniform() * period;
+        while t < d - 0.1 {
+            stim_times.push(t);
+            t += period * (1.0 + sched.range(-0.002, 0.002));
+        }
+
+        let lsr_slots: Vec<u64> = lsr_channels.iter().map(|&c| channels[c].slot).collect();
+        let course = Course::new(cfg.scenario, d, &stim_times, &lsr_slots, seed);
+
+        // Per-sweep parameters: each channel draws from its own stream, the same number of
+        // values for every stimulus whatever its role.
+        let nch = channels.len();
+        let mut stim = vec![ChannelStim::default(); stim_times.len() * nch];
+        let direct_level: Vec<f32> = stim_times
+            .iter()
+            .map(|&t| course.direct.level(t) as f32)
+            .collect();
+        for (c, ch) in channels.iter().enumerate() {
+            if ch.role == SimRole::Trigger {
+                continue;
+            }
+            let mut r = Rng::stream(seed, &[S_SWEEPS, ch.slot]);
+            for (i, &ts) in stim_times.iter().enumerate() {
+                let art = 1.0 + 0.05 * r.normal();
+                let m_mult = (0.05 * r.normal()).exp();
+                let m_jit = 0.05e-3 * r.normal().clamp(-3.0, 3.0);
+                let f_present = r.chance(0.5);
+                let f_onset = r.range(-0.5e-3, 1.5e-3);
+                let f_dur = r.range(4.0e-3, 8.0e-3);
+                let f_amp = r.range(0.6, 1.4);
+                let lsr_mult = ch.lsr.as_ref().map_or(1.0, |l| r.lognormal_unit_mean(l.cv));
+                let lsr_jit = r.normal().clamp(-3.0, 3.0);
+                let lsr_dur = (1.0 + 0.08 * r.normal()).clamp(0.8, 1.2);
+                let after_present = r.chance(0.6);
+                let after_end = r.range(22.0e-3, 35.0e-3);
+                let swing_u = r.uniform();
+                let shape_seed = r.next_u64();
+                let dl = f64::from(direct_level[i]);
+                let mut s = ChannelStim {
+                    artifact_uv: (ch.artifact.amp_uv * art) as f32,
+                    shape_seed,
+                    ..Default::default()
+                };
+                if let Some(m) = &ch.m {
+                    s.m_uv = (m.p2p_uv * m_mult * dl) as f32;
+                    s.m_onset_s = (m.onset_s + m_jit) as f32;
+                    if f_present {
+                        s.f_uv = (m.p2p_uv * m_mult * dl * m.f_ratio * f_amp) as f32;
+                        s.f_onset_s = (m.f_onset_s + f_onset) as f32;
+                        s.f_dur_s = f_dur as f32;
+                    }
+                }
+                if let Some(l) = &ch.lsr {
+                    let level = course.lsr_level(l.index, ts) * course.swing(l.index, ts, swing_u);
+                    if level > 0.0 {
+                        s.lsr_uv = (l.p2p_uv * level * lsr_mult) as f32;
+                        s.lsr_onset_s = (l.onset_s + l.jitter_s * lsr_jit) as f32;
+                        s.lsr_dur_s = (l.duration_s * lsr_dur) as f32;
+                        if l.afterdischarge && after_present {
+                            s.after_end_s = after_end as f32;
+                        }
+                    }
+                }
+                stim[i * nch + c] = s;
+            }
+        }
+
+        // Spontaneous bursts: a renewal process per EMG channel (bursts never overlap on
+        // one channel).
+        let mut bursts = Vec::new();
+        if cfg.bursts_per_min > 0.0 {
+            let mean_gap = 60.0 / cfg.bursts_per_min;
+            for (c, ch) in channels
+                .iter()
+                .enumerate()
+                .filter(|(_, ch)| ch.role != SimRole::Trigger)
+            {
+                let mut r = Rng::stream(seed, &[S_BURSTS, ch.slot]);
+                let mut t = r.exponential(mean_gap);
+                while t < d {
+                    let duration_s = r.range(0.05, 0.5);
+                    let n_units = r.int(1, 3) as usize;
+                    let units = std::array::from_fn(|_| MuapUnit {
+                        rate_hz: r.range(10.0, 40.0),
+                        p2p_uv: r.range(50.0, 500.0),
+                        sign: r.sign(),
+                        mags: [r.range(0.2, 0.4), 1.0, r.range(0.3, 0.6)],
+                        durs_s: [
+                            r.range(0.4e-3, 1.5e-3),
+                            r.range(0.4e-3, 1.5e-3),
+                            r.range(0.4e-3, 1.5e-3),
+                        ],
+                    });
+                    let seed = r.next_u64();
+                    bursts.push(Burst {
+                        channel: c,
+                        start_s: t,
+                        duration_s,
+                        units,
+                        n_units,
+                        seed,
+                    });
+                    t += duration_s + 0.05 + r.exponential(mean_gap);
+                }
+            }
+            bursts.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        }
+
+        // Electrode pops, after the baseline.
+        let emg: Vec<usize> = (0..nch)
+            .filter(|&c| channels[c].role != SimRole::Trigger)
+            .collect();
+        let mut r = Rng::stream(seed, &[S_POPS]);
+        let mut pops: Vec<Pop> = (0..cfg.electrode_pops)
+            .map(|_| Pop {
+                start_s: r.range(0.2 * d, 0.95 * d),
+                channel: emg[r.int(0, emg.len() as u32 - 1) as usize],
+                amp_uv: r.sign() * r.range(10_000.0, 25_000.0),
+                tau_s: r.range(0.05, 0.2),
+            })
+            .collect();
+        pops.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+
+        // Electrocautery: during opening and during closure (alternately), plus any given.
+        let mut r = Rng::stream(seed, &[S_CAUTERY]);
+        let mut cautery: Vec<Cautery> = Vec::new();
+        for i in 0..cfg.cautery {
+            let (a, b) = if i % 2 == 0 {
+                (0.22 * d, 0.40 * d)
+            } else {
+                (0.88 * d, 0.98 * d)
+            };
+            let len = r.range(2.0, 10.0).min(0.9 * (b - a));
+            let start_s = r.range(a, b - len);
+            let (mod_hz, mod_phase) = (r.range(3.0, 8.0), r.range(0.0, TAU));
+            cautery.push(Cautery {
+                start_s,
+                end_s: start_s + len,
+                mod_hz,
+                mod_phase,
+            });
+        }
+        for e in &cfg.cautery_times {
+            let (mod_hz, mod_phase) = (r.range(3.0, 8.0), r.range(0.0, TAU));
+            cautery.push(Cautery {
+                start_s: e.start_s,
+                end_s: e.end_s(),
+                mod_hz,
+                mod_phase,
+            });
+        }
+        cautery.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+
+        let frames = (d * fs).round() as u64;
+        let mut gaps: Vec<Gap> = cfg
+            .gaps
+            .iter()
+            .map(|&e| Gap {
+                episode: e,
+                start_frame: (e.start_s * fs).ceil() as u64,
+                end_frame: ((e.end_s() * fs).ceil() as u64).min(frames),
+            })
+            .filter(|g| g.end_frame > g.start_frame)
+            .collect();
+        gaps.sort_by_key(|g| g.start_frame);
+
+        Self {
+            fs,
+            duration_s: d,
+            frames,
+            branch,
+            intensity_ma,
+            channels,
+            direct_source,
+            lsr_channels,
+            direct_channels,
+            stim_times,
+            stim,
+            direct_level,
+            bursts,
+            pops,
+            cautery,
+            gaps,
+            course,
+            mains_hz: f64::from(cfg.mains_hz),
+            drift_hz,
+            noise_fir: noise_filter(fs, 3000.0_f64.min(0.45 * fs)),
+            noise_uv: cfg.noise_uv,
+        }
+    }
+
+    pub(crate) fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub(crate) fn params(&self, stim: usize, channel: usize) -> Option<&ChannelStim> {
+        self.stim.get(stim * self.channels.len() + channel)
+    }
+
+    /// The LSR component of one sweep on one channel (empty when there is none).
+    pub(crate) fn lsr_wave(&self, stim: usize, channel: usize) -> Wave {
+        let (Some(p), Some(ch)) = (self.params(stim, channel), self.channels.get(channel)) else {
+            return Wave::EMPTY;
+        };
+        match &ch.lsr {
+            Some(l) if p.lsr_uv > 0.0 => {
+                let mut r = Rng::new(mix64(p.shape_seed ^ 2));
+                waveform::lsr_wave(
+                    &l.pattern,
+                    f64::from(p.lsr_onset_s),
+                    f64::from(p.lsr_dur_s),
+                    f64::from(p.lsr_uv),
+                    f64::from(p.after_end_s),
+                    &mut r,
+                )
+            }
+            _ => Wave::EMPTY,
+        }
+    }
+
+    /// The M response of one sweep on a direct channel (empty elsewhere).
+    pub(crate) fn m_wave(&self, stim: usize, channel: usize) -> Wave {
+        let (Some(p), Some(ch)) = (self.params(stim, channel), self.channels.get(channel)) else {
+            return Wave::EMPTY;
+        };
+        match &ch.m {
+            Some(m) if p.m_uv > 0.0 => {
+                m.pattern
+                    .wave(f64::from(p.m_onset_s), m.duration_s, f64::from(p.m_uv))
+            }
+            _ => Wave::EMPTY,
+        }
+    }
+
+    /// The F-wave of one sweep on a direct channel (empty when this sweep has none).
+    pub(crate) fn f_wave(&self, stim: usize, channel: usize) -> Wave {
+        match self.params(stim, channel) {
+            Some(p) if p.f_uv > 0.0 => {
+                let mut r = Rng::new(mix64(p.shape_seed ^ 1));
+                waveform::f_wave(
+                    f64::from(p.f_onset_s),
+                    f64::from(p.f_dur_s),
+                    f64::from(p.f_uv),
+                    &mut r,
+                )
+            }
+            _ => Wave::EMPTY,
+        }
+    }
+
+    /// The stimulus artifact of one sweep on one channel.
+    pub(crate) fn artifact(&self, stim: usize, channel: usize) -> Artifact {
+        match (self.params(stim, channel), self.channels.get(channel)) {
+            (Some(p), Some(ch)) if ch.role != SimRole::Trigger => Artifact {
+                amp_uv: f64::from(p.artifact_uv),
+                ..ch.artifact
+            },
+            _ => Artifact::NONE,
+        }
+    }
+
+    /// The spikes of a burst: (time, unit) sorted by time, written into `out`; returns the
+    /// count. Deterministic from the burst's seed.
+    pub(crate) fn burst_spikes(&self, b: &Burst, out: &mut [(f64, u8); MAX_BURST_SPIKES]) -> usize {
+        let mut r = Rng::new(b.seed);
+        let mut n = 0;
+        let end = b.start_s + b.duration_s;
+        for (u, unit) in b.units.iter().enumerate().take(b.n_units) {
+            let period = 1.0 / unit.rate_hz;
+            let mut t = b.start_s + r.uniform() * period;
+            while t < end && n < MAX_BURST_SPIKES {
+                out[n] = (t, u as u8);
+                n += 1;
+                t += period * (1.0 + 0.1 * r.normal()).clamp(0.8, 1.2);
+            }
+        }
+        out[..n].sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        n
+    }
+
+    /// Physical frames lost in gaps before physical frame position `x` (fractional).
+    pub(crate) fn lost_before(&self, x: f64) -> u64 {
+        self.gaps
+            .iter()
+            .filter(|g| (g.end_frame as f64) <= x)
+            .map(|g| g.end_frame - g.start_frame)
+            .sum()
+    }
+
+    /// Whether physical frame position `x` falls inside a gap.
+    pub(crate) fn in_gap(&self, x: f64) -> bool {
+        let f = x.floor();
+        self.gaps
+            .iter()
+            .any(|g| f >= g.start_frame as f64 && f < g.end_frame as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::Scenario;
+
+    #[test]
+    fn noise_filter_has_unit_energy_and_cuts_above_the_corner() {
+        for fs in [5000.0, 10_000.0, 44_100.0, 48_000.0] {
+            let fc = 3000.0_f64.min(0.45 * fs);
+            let h = noise_filter(fs, fc);
+            assert!((h.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-12);
+            let gain = |f: f64| {
+                let (mut re, mut im) = (0.0, 0.0);
+                for (k, x) in h.iter().enumerate() {
+                    re += x * (TAU * f / fs * k as f64).cos();
+                    im += x * (TAU * f / fs * k as f64).sin();
+                }
+                (re * re + im * im).sqrt()
+            };
+            let pass = gain(0.2 * fc);
+            if fs >= 20_000.0 {
+                // Well above the corner the shaped noise is at least 40 dB down.
+                assert!(gain(2.0 * fc) < 0.01 * pass, "fs {fs}");
+            }
+            assert!(gain(fc) < 0.75 * pass && gain(fc) > 0.25 * pass, "fs {fs}");
+        }
+    }
+
+    #[test]
+    fn channels_follow_the_anatomy_and_mentalis_beats_oris() {
+        for seed in 0..30 {
+            let cfg = SimConfig {
+                seed,
+                extra_channels: vec![Muscle::Frontalis, Muscle::Nasalis],
+                ..SimConfig::default()
+            };
+            let p = Physiology::new(&cfg);
+            let roles: Vec<SimRole> = p.channels.iter().map(|c| c.role).collect();
+            assert_eq!(
+                roles,
+                [
+                    SimRole::Direct,
+                    SimRole::Lsr,
+                    SimRole::Lsr,
+                    SimRole::Direct,
+                    SimRole::Other,
+                    SimRole::Trigger
+                ]
+            );
+            assert_eq!(p.lsr_channels, vec![1, 2]);
+            assert_eq!(p.direct_channels, vec![0, 3]);
+            assert_eq!(p.direct_source, Some(0));
+            let oris = p.channels[1].lsr.as_ref().unwrap().p2p_uv;
+            let ment = p.channels[2].lsr.as_ref().unwrap().p2p_uv;
+            assert!(ment > oris, "seed {seed}");
+            let mean_mains = p.channels[..5].iter().map(|c| c.mains_uv).sum::<f64>() / 5.0;
+            assert!((mean_mains - cfg.mains_uv).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn adding_channels_does_not_change_the_existing_ones_physiology() {
+        let a = Physiology::new(&SimConfig::quiet(Scenario::Gradual, 9, 10_000.0, 120.0));
+        let cfg = SimConfig {
+            extra_channels: vec![Muscle::Nasalis],
+            trigger: false,
+            ..SimConfig::quiet(Scenario::Gradual, 9, 10_000.0, 120.0)
+        };
+        let b = Physiology::new(&cfg);
+        for i in 0..a.stim_times.len() {
+            for c in 0..3 {
+                assert_eq!(a.params(i, c), b.params(i, c));
+            }
+        }
+    }
+
+    #[test]
+    fn bursts_do_not_overlap_on_a_channel_and_spikes_fit() {
+        let cfg = SimConfig {
+            bursts_per_min: 5.0,
+            ..SimConfig::quiet(Scenario::Abrupt, 2, 10_000.0, 600.0)
+        };
+        let p = Physiology::new(&cfg);
+        assert!(p.bursts.len() > 50, "{} bursts", p.bursts.len());
+        for c in 0..3 {
+            let b: Vec<&Burst> = p.bursts.iter().filter(|b| b.channel == c).collect();
+            assert!(b.windows(2).all(|w| w[1].start_s > w[0].end_s()));
+        }
+        let mut spikes = [(0.0, 0u8); MAX_BURST_SPIKES];
+        for b in &p.bursts {
+            let n = p.burst_spikes(b, &mut spikes);
+            assert!(n >= 1 && n < MAX_BURST_SPIKES);
+            assert!(spikes[..n].windows(2).all(|w| w[0].0 <= w[1].0));
+            assert!(spikes[..n]
+                .iter()
+                .all(|s| s.0 >= b.start_s && s.0 < b.start_s + b.duration_s));
+        }
+    }
+}
