@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
-use crate::model::{MonitorState, Marker, Stimulus, SweepResult};
+use crate::model::{Marker, MonitorState, Stimulus, SweepResult};
 use crate::settings::Settings;
 use crate::source::SourceInfo;
 
@@ -236,7 +236,10 @@ impl Collector {
         }
         let mut markers: Vec<MarkerRow> = markers
             .iter()
-            .map(|m| MarkerRow { time_s: round(m.time_s, 6), label: m.label.clone() })
+            .map(|m| MarkerRow {
+                time_s: round(m.time_s, 6),
+                label: m.label.clone(),
+            })
             .collect();
         markers.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
         Analysis {

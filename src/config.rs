@@ -29,7 +29,10 @@ pub struct SiteConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file '{path}': {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the configuration file '{path}' is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("the configuration file '{path}' has {problems}")]
@@ -39,8 +42,10 @@ pub enum ConfigError {
 impl SiteConfig {
     /// Reads, parses and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -67,10 +72,16 @@ mod tests {
         let p = Path::new("site.toml");
         let e = SiteConfig::parse("[detection.criterion]\nabsent_rn = 3\n", p).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("site.toml") && msg.contains("absent_rn"), "{msg}");
+        assert!(
+            msg.contains("site.toml") && msg.contains("absent_rn"),
+            "{msg}"
+        );
         let e = SiteConfig::parse("[detection.judge]\nabsent_snr = 9.0\n", p).unwrap_err();
         assert!(e.to_string().contains("absent_snr"), "{e}");
         let ok = SiteConfig::parse("[detection.conditioning]\nmains = \"60\"\n", p).unwrap();
-        assert_eq!(ok.detection.conditioning.mains, crate::settings::Mains::Hz60);
+        assert_eq!(
+            ok.detection.conditioning.mains,
+            crate::settings::Mains::Hz60
+        );
     }
 }

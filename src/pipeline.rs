@@ -165,7 +165,9 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                     }
                 };
                 if let Pace::Speed(speed) = cfg.pace {
-                    let due = Duration::from_secs_f64((produced + n as u64) as f64 / fs / speed.max(1e-6));
+                    let due = Duration::from_secs_f64(
+                        (produced + n as u64) as f64 / fs / speed.max(1e-6),
+                    );
                     if let Some(wait) = due.checked_sub(start.elapsed()) {
                         thread::sleep(wait);
                     }
@@ -182,7 +184,8 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                             dropped_since = 0;
                         }
                         for ev in events.drain(..) {
-                            let ev = shift_event(ev, produced, h.frames_dropped.load(Ordering::Relaxed));
+                            let ev =
+                                shift_event(ev, produced, h.frames_dropped.load(Ordering::Relaxed));
                             let _ = ep.try_push(ev);
                         }
                         sp.push_slice(data);
@@ -243,7 +246,8 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                 let got = sc.pop_slice(&mut block[..want]);
                 if got > 0 || !evs.is_empty() {
                     engine.process(&block[..got], &evs, &mut emit);
-                    h.frames_processed.fetch_add((got / nch) as u64, Ordering::Relaxed);
+                    h.frames_processed
+                        .fetch_add((got / nch) as u64, Ordering::Relaxed);
                 } else if done && sc.is_empty() && ec.is_empty() {
                     break;
                 } else {
@@ -269,7 +273,12 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
 /// so later events move back by that many frames.
 fn shift_event(ev: SourceEvent, _produced: u64, dropped: u64) -> SourceEvent {
     match ev {
-        SourceEvent::Stimulus { frame_time, branch, intensity_ma, pulse_width_s } => SourceEvent::Stimulus {
+        SourceEvent::Stimulus {
+            frame_time,
+            branch,
+            intensity_ma,
+            pulse_width_s,
+        } => SourceEvent::Stimulus {
             frame_time: frame_time - dropped as f64,
             branch,
             intensity_ma,

@@ -41,7 +41,12 @@ pub struct Reporter {
 impl Reporter {
     pub fn new(labels: Vec<String>, mut markers: Vec<Marker>, sweeps: bool) -> Self {
         markers.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-        Self { labels, markers, next_marker: 0, sweeps }
+        Self {
+            labels,
+            markers,
+            next_marker: 0,
+            sweeps,
+        }
     }
 
     /// Adds a marker taken live (it is printed at once).
@@ -81,7 +86,9 @@ impl Reporter {
                 self.markers_until(w, r.stim_time_s)?;
                 if self.sweeps {
                     let what = match (r.status, r.reject_reason) {
-                        (SweepStatus::Rejected, Some(reason)) => format!("rejected ({})", reason.describe()),
+                        (SweepStatus::Rejected, Some(reason)) => {
+                            format!("rejected ({})", reason.describe())
+                        }
                         (s, _) => s.as_str().to_string(),
                     };
                     let onset = r
@@ -157,13 +164,20 @@ impl Reporter {
     ) -> io::Result<()> {
         self.markers_until(w, end_s)?;
         writeln!(w)?;
-        writeln!(w, "Summary ({} of signal, {} stimuli)", clock(end_s), counters.stimuli)?;
+        writeln!(
+            w,
+            "Summary ({} of signal, {} stimuli)",
+            clock(end_s),
+            counters.stimuli
+        )?;
         for c in collector.channel_summaries() {
             let baseline = match (c.baseline_present, c.baseline_p2p_uv) {
                 (Some(true), Some(p)) => format!(
                     "baseline {:.0} uV, onset {}",
                     p,
-                    c.baseline_onset_ms.map(|o| format!("{o:.1} ms")).unwrap_or("-".into())
+                    c.baseline_onset_ms
+                        .map(|o| format!("{o:.1} ms"))
+                        .unwrap_or("-".into())
                 ),
                 (Some(false), _) => "no LSR at baseline".into(),
                 _ => "baseline not complete".into(),
@@ -173,7 +187,9 @@ impl Reporter {
                     "; disappeared at {} (declared {}{})",
                     clock(t),
                     clock(d),
-                    after_marker(&self.markers, t).map(|a| format!(", {a}")).unwrap_or_default()
+                    after_marker(&self.markers, t)
+                        .map(|a| format!(", {a}"))
+                        .unwrap_or_default()
                 ),
                 _ => String::new(),
             };
@@ -205,7 +221,10 @@ impl Reporter {
                 counters.lost_frames, counters.gaps, counters.stimuli_dropped
             )?;
         }
-        writeln!(w, "  lsrmon is a research and teaching tool, not a medical device.")?;
+        writeln!(
+            w,
+            "  lsrmon is a research and teaching tool, not a medical device."
+        )?;
         Ok(())
     }
 }
@@ -218,11 +237,23 @@ mod tests {
     fn clock_and_marker_context() {
         assert_eq!(clock(3725.25), "1:02:05.2");
         let m = vec![
-            Marker { time_s: 100.0, label: "dura opened".into() },
-            Marker { time_s: 360.0, label: "pad placed".into() },
+            Marker {
+                time_s: 100.0,
+                label: "dura opened".into(),
+            },
+            Marker {
+                time_s: 360.0,
+                label: "pad placed".into(),
+            },
         ];
-        assert_eq!(after_marker(&m, 600.0).unwrap(), "4.0 min after \"pad placed\"");
-        assert_eq!(after_marker(&m, 130.0).unwrap(), "30 s after \"dura opened\"");
+        assert_eq!(
+            after_marker(&m, 600.0).unwrap(),
+            "4.0 min after \"pad placed\""
+        );
+        assert_eq!(
+            after_marker(&m, 130.0).unwrap(),
+            "30 s after \"dura opened\""
+        );
         assert_eq!(after_marker(&m, 50.0), None);
     }
 }

@@ -93,8 +93,14 @@ fn check(rate: f64, block: usize, timing_from_artifact: bool) {
             })
         });
     }
-    assert!(sweeps > 150, "the engine judged {sweeps} sweeps: the test must exercise it");
-    assert_eq!(total, 0, "Engine::process allocated {total} times at {rate} Hz, block {block}");
+    assert!(
+        sweeps > 150,
+        "the engine judged {sweeps} sweeps: the test must exercise it"
+    );
+    assert_eq!(
+        total, 0,
+        "Engine::process allocated {total} times at {rate} Hz, block {block}"
+    );
 }
 
 #[test]

@@ -56,8 +56,8 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 20.0)]
     pub mains_uv: f64,
     /// Mains frequency, Hz (50 or 60).
-    #[arg(long, default_value_t = 50.0)]
-    pub mains_hz: f64,
+    #[arg(long, default_value_t = 50)]
+    pub mains_hz: u32,
     /// Electrocautery episodes during the case.
     #[arg(long, default_value_t = 2)]
     pub cautery: u32,

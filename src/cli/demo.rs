@@ -14,7 +14,10 @@ use super::error::CliError;
 
 /// Builds the simulated patient's configuration from the command line.
 pub fn sim_config(a: &SimArgs) -> Result<SimConfig, CliError> {
-    let scenario = a.scenario.parse().map_err(|e| CliError::bad_input(format!("--scenario: {e}")))?;
+    let scenario = a
+        .scenario
+        .parse()
+        .map_err(|e| CliError::bad_input(format!("--scenario: {e}")))?;
     Ok(SimConfig {
         scenario,
         sample_rate_hz: a.rate,
@@ -43,10 +46,14 @@ pub fn settings(g: &GlobalArgs) -> Result<crate::settings::Settings, CliError> {
 
 pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
     if !(a.speed.is_finite() && a.speed > 0.0) {
-        return Err(CliError::bad_input(format!("--speed must be a positive number (got {})", a.speed)));
+        return Err(CliError::bad_input(format!(
+            "--speed must be a positive number (got {})",
+            a.speed
+        )));
     }
     let settings = settings(g)?;
-    let patient = SimPatient::new(sim_config(&a.sim)?).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let patient =
+        SimPatient::new(sim_config(&a.sim)?).map_err(|e| CliError::bad_input(e.to_string()))?;
     let info = patient.info().clone();
     let markers = patient.markers();
     let engine = Engine::new(&info, &settings)?;
@@ -61,7 +68,10 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
         timing,
         a.speed
     )?;
-    writeln!(out, "lsrmon is a research and teaching tool, not a medical device.")?;
+    writeln!(
+        out,
+        "lsrmon is a research and teaching tool, not a medical device."
+    )?;
     let cfg = PipelineConfig {
         pace: Pace::Speed(a.speed),
         backpressure: Backpressure::Wait,
@@ -87,12 +97,18 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
     }
     let health = running.health.clone();
     running.join();
-    let counters = end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
+    let counters =
+        end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
     let end_s = counters.frames as f64 / info.sample_rate_hz;
     reporter.summary(&mut out, &collector, &counters, end_s)?;
-    let dropped = health.outputs_dropped.load(std::sync::atomic::Ordering::Relaxed);
+    let dropped = health
+        .outputs_dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
     if dropped > 0 {
-        writeln!(out, "  {dropped} results did not reach the display (output queue full)")?;
+        writeln!(
+            out,
+            "  {dropped} results did not reach the display (output queue full)"
+        )?;
     }
     Ok(())
 }

@@ -25,13 +25,22 @@ pub struct CliError {
 
 impl CliError {
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Self { exit: Exit::BadInput, message: message.into() }
+        Self {
+            exit: Exit::BadInput,
+            message: message.into(),
+        }
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self { exit: Exit::Internal, message: message.into() }
+        Self {
+            exit: Exit::Internal,
+            message: message.into(),
+        }
     }
     pub fn device(message: impl Into<String>) -> Self {
-        Self { exit: Exit::Device, message: message.into() }
+        Self {
+            exit: Exit::Device,
+            message: message.into(),
+        }
     }
 }
 
@@ -53,7 +62,10 @@ impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             // The reader went away (e.g. `| head`): not an error worth a message.
-            Self { exit: Exit::Internal, message: String::new() }
+            Self {
+                exit: Exit::Internal,
+                message: String::new(),
+            }
         } else {
             Self::internal(format!("writing output failed: {e}"))
         }

@@ -19,7 +19,7 @@ use crate::model::{
 };
 use crate::settings::{Mains, Settings, StimulusTiming};
 use crate::source::{SourceEvent, SourceInfo};
-use crate::stim::{ArtifactDetector, TriggerDetector};
+use crate::stim::{ArtifactDetector, Polarity, TriggerDetector};
 
 use super::criterion::Observation;
 use super::history::{History, Scale};
@@ -118,7 +118,9 @@ impl Engine {
     /// Prepares the engine for a source: validates the settings against it and allocates
     /// every buffer.
     pub fn new(info: &SourceInfo, settings: &Settings) -> Result<Self, EngineError> {
-        settings.validate().map_err(|e| EngineError::Settings(e.to_string()))?;
+        settings
+            .validate()
+            .map_err(|e| EngineError::Settings(e.to_string()))?;
         let fs = info.sample_rate_hz;
         if !(1000.0..=200_000.0).contains(&fs) {
             return Err(EngineError::Source(format!(
@@ -135,7 +137,10 @@ impl Engine {
         let capacity = geo.seg_len.max(mains_window) + 2 * CHUNK;
         let scale = channels
             .iter()
-            .map(|c| Scale { gain: c.uv_per_unit(), offset: c.offset_uv() })
+            .map(|c| Scale {
+                gain: c.uv_per_unit(),
+                offset: c.offset_uv(),
+            })
             .collect();
         let history = History::new(scale, capacity);
 
@@ -161,7 +166,9 @@ impl Engine {
             ));
         }
         let timing = Self::choose_timing(info, settings, &branches)?;
-        let emg: Vec<usize> = (0..channels.len()).filter(|&c| channels[c].role == Role::Emg).collect();
+        let emg: Vec<usize> = (0..channels.len())
+            .filter(|&c| channels[c].role == Role::Emg)
+            .collect();
         let mains_channel = trackers.iter().position(Option::is_some).unwrap_or(emg[0]);
         let (mains, mains_hz, mains_decided) = match settings.conditioning.mains {
             Mains::Auto => (Some(MainsDetector::new(fs, mains_window)), None, false),
@@ -200,16 +207,16 @@ impl Engine {
         branches: &[(Branch, BranchChannels)],
     ) -> Result<Timing, EngineError> {
         let fs = info.sample_rate_hz;
-        let triggers: Vec<(usize, Branch, TriggerDetector)> = info
-            .channels
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.role == Role::Trigger)
-            .map(|(i, c)| {
+        let stim_err = |e: crate::stim::StimError| EngineError::Settings(e.to_string());
+        let mut triggers: Vec<(usize, Branch, TriggerDetector)> = Vec::new();
+        for (i, c) in info.channels.iter().enumerate() {
+            if c.role == Role::Trigger {
                 let b = c.trigger_branch.unwrap_or(s.stimulus.default_branch);
-                (i, b, TriggerDetector::new(fs, &s.stimulus))
-            })
-            .collect();
+                let det = TriggerDetector::new(&s.stimulus, fs, Polarity::Positive, c.range_units)
+                    .map_err(stim_err)?;
+                triggers.push((i, b, det));
+            }
+        }
         let artifact = || {
             // The artifact is largest near the stimulation site: prefer a direct-response
             // channel of the default branch, else any EMG channel.
@@ -221,15 +228,19 @@ impl Engine {
             match ch {
                 Some(ch) => Ok(Timing::Artifact(
                     ch,
-                    ArtifactDetector::new(fs, &s.stimulus, info.channels[ch].uv_per_unit()),
+                    ArtifactDetector::new(&s.stimulus, fs, info.channels[ch].uv_per_unit())
+                        .map_err(stim_err)?,
                 )),
-                None => Err(EngineError::Source("no EMG channel to find stimulus artifacts on".into())),
+                None => Err(EngineError::Source(
+                    "no EMG channel to find stimulus artifacts on".into(),
+                )),
             }
         };
         match s.stimulus.timing {
             StimulusTiming::Events => Ok(Timing::Events),
             StimulusTiming::Trigger if triggers.is_empty() => Err(EngineError::Source(
-                "stimulus timing 'trigger' was asked for, but no channel has the role 'trigger'".into(),
+                "stimulus timing 'trigger' was asked for, but no channel has the role 'trigger'"
+                    .into(),
             )),
             StimulusTiming::Trigger => Ok(Timing::Trigger(triggers)),
             StimulusTiming::Artifact => artifact(),
@@ -292,7 +303,12 @@ impl Engine {
     ) {
         for ev in events {
             match *ev {
-                SourceEvent::Stimulus { frame_time, branch, intensity_ma, pulse_width_s } => {
+                SourceEvent::Stimulus {
+                    frame_time,
+                    branch,
+                    intensity_ma,
+                    pulse_width_s,
+                } => {
                     if matches!(self.timing, Timing::Events) {
                         self.enqueue(frame_time, branch, intensity_ma, pulse_width_s, out);
                     }
@@ -434,7 +450,10 @@ impl Engine {
             return;
         };
         let start = self.history.end() - self.mains_window as u64;
-        if !self.history.copy(self.mains_channel, start, &mut self.mains_scratch) {
+        if !self
+            .history
+            .copy(self.mains_channel, start, &mut self.mains_scratch)
+        {
             return;
         }
         let est = det.detect(&self.mains_scratch);
@@ -455,9 +474,14 @@ impl Engine {
             return;
         }
         let mut facts = if at_end {
-            super::sweep::SweepFacts { incomplete: true, direct_p2p: f32::NAN, ..Default::default() }
+            super::sweep::SweepFacts {
+                incomplete: true,
+                direct_p2p: f32::NAN,
+                ..Default::default()
+            }
         } else {
-            self.analyzer.condition(&self.history, stim, chans, self.mains_hz)
+            self.analyzer
+                .condition(&self.history, stim, chans, self.mains_hz)
         };
         if facts.incomplete {
             facts.direct_p2p = f32::NAN;
@@ -467,7 +491,10 @@ impl Engine {
         for k in 0..chans.lsr.len() {
             let ch = self.branches[bi].1.lsr[k];
             let measured = if facts.incomplete {
-                super::sweep::Measured { onset_ms: None, ..Default::default() }
+                super::sweep::Measured {
+                    onset_ms: None,
+                    ..Default::default()
+                }
             } else {
                 self.analyzer.measure(ch, &self.branches[bi].1, &facts)
             };
@@ -561,7 +588,11 @@ impl Engine {
                 status,
                 reject_reason: reason,
                 lsr_p2p_uv: measured.lsr_p2p,
-                lsr_onset_ms: if status == SweepStatus::Present { measured.onset_ms } else { None },
+                lsr_onset_ms: if status == SweepStatus::Present {
+                    measured.onset_ms
+                } else {
+                    None
+                },
                 noise_p2p_uv: measured.noise_p2p,
                 noise_rms_uv: measured.noise_rms,
                 snr: measured.snr,

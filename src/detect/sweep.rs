@@ -195,7 +195,10 @@ impl SweepAnalyzer {
                     let (a, b) = (to_uv(lo), to_uv(hi));
                     let (lo, hi) = (a.min(b), a.max(b));
                     let margin = (1.0 - s.judge.saturation_fraction) * (hi - lo) / 2.0;
-                    Rails { lo: (lo + margin) as f32, hi: (hi - margin) as f32 }
+                    Rails {
+                        lo: (lo + margin) as f32,
+                        hi: (hi - margin) as f32,
+                    }
                 })
             })
             .collect();
@@ -225,7 +228,11 @@ impl SweepAnalyzer {
     ) -> SweepFacts {
         let base = stim.frame_time.floor();
         let frac = stim.frame_time - base;
-        let mut facts = SweepFacts { frac, direct_p2p: f32::NAN, ..Default::default() };
+        let mut facts = SweepFacts {
+            frac,
+            direct_p2p: f32::NAN,
+            ..Default::default()
+        };
         let start = base as i64 - self.geo.pre_n as i64;
         if start < 0 {
             facts.incomplete = true;
@@ -234,7 +241,8 @@ impl SweepAnalyzer {
         let start = start as u64;
         facts.gap = history.has_gap(start + 1, start + self.geo.seg_len as u64);
         let c = &self.settings.conditioning;
-        let blank = self.geo.at(frac, -c.artifact_pre_blank_ms)..self.geo.at(frac, c.artifact_blank_ms) + 1;
+        let blank =
+            self.geo.at(frac, -c.artifact_pre_blank_ms)..self.geo.at(frac, c.artifact_blank_ms) + 1;
         let fit = match mains_hz {
             Some(h) if (h - 50.0).abs() < 1.0 => self.fit_50.as_mut().unwrap_or(&mut self.fit_none),
             Some(h) if (h - 60.0).abs() < 1.0 => self.fit_60.as_mut().unwrap_or(&mut self.fit_none),
@@ -281,7 +289,8 @@ impl SweepAnalyzer {
             self.high_band[a] = self.filter.high_band_rms()[0];
         }
         let m = &self.settings.measure;
-        let dwin = self.geo.at(frac, m.direct_window_ms[0])..self.geo.at(frac, m.direct_window_ms[1]);
+        let dwin =
+            self.geo.at(frac, m.direct_window_ms[0])..self.geo.at(frac, m.direct_window_ms[1]);
         for &ch in &chans.direct {
             let p = measure::p2p(&self.seg[ch][dwin.clone()]);
             if facts.direct_p2p.is_nan() || p > facts.direct_p2p {
@@ -304,13 +313,10 @@ impl SweepAnalyzer {
         };
         // Strongest direct channel as the crosstalk reference.
         let dwin = geo.at(frac, m.direct_window_ms[0])..geo.at(frac, m.direct_window_ms[1]);
-        let reference = chans
-            .direct
-            .iter()
-            .copied()
-            .max_by(|&a, &b| {
-                measure::p2p(&self.seg[a][dwin.clone()]).total_cmp(&measure::p2p(&self.seg[b][dwin.clone()]))
-            });
+        let reference = chans.direct.iter().copied().max_by(|&a, &b| {
+            measure::p2p(&self.seg[a][dwin.clone()])
+                .total_cmp(&measure::p2p(&self.seg[b][dwin.clone()]))
+        });
         if let Some(d) = reference {
             let fit = geo.at(frac, m.crosstalk_fit_ms[0])..geo.at(frac, m.crosstalk_fit_ms[1]);
             let max_lag = (m.crosstalk_max_lag_ms * geo.fs / 1000.0).round() as usize;

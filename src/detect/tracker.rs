@@ -23,7 +23,10 @@ pub struct RunningLevel {
 
 impl RunningLevel {
     fn new() -> Self {
-        Self { values: [0.0; NOISE_MEMORY], count: 0 }
+        Self {
+            values: [0.0; NOISE_MEMORY],
+            count: 0,
+        }
     }
     pub fn push(&mut self, v: f32) {
         if v.is_finite() {
