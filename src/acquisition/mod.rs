@@ -1,1 +1,2 @@
 //! Live acquisition devices (in progress).
+pub mod serial;
