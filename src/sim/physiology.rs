@@ -696,7 +696,7 @@ impl Physiology {
             cautery,
             gaps,
             course,
-            mains_hz: f64::from(cfg.mains_hz),
+            mains_hz: cfg.mains_hz,
             drift_hz,
             noise_fir: noise_filter(fs, 3000.0_f64.min(0.45 * fs)),
             noise_uv: cfg.noise_uv,
@@ -901,7 +901,7 @@ mod tests {
         let mut spikes = [(0.0, 0u8); MAX_BURST_SPIKES];
         for b in &p.bursts {
             let n = p.burst_spikes(b, &mut spikes);
-            assert!(n >= 1 && n < MAX_BURST_SPIKES);
+            assert!((1..MAX_BURST_SPIKES).contains(&n));
             assert!(spikes[..n].windows(2).all(|w| w[0].0 <= w[1].0));
             assert!(spikes[..n]
                 .iter()

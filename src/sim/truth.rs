@@ -177,7 +177,7 @@ pub struct GapTruth {
 }
 
 /// Everything true about the simulated case.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Truth {
     pub scenario: Scenario,
     pub seed: u64,
@@ -200,6 +200,23 @@ pub struct Truth {
     /// From the first to the last stimulus whose direct response was abolished.
     pub blockade: Option<Span>,
     phys: Arc<Physiology>,
+}
+
+impl std::fmt::Debug for Truth {
+    /// A summary: the lists of a long case are long (read the fields for details).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Truth")
+            .field("scenario", &self.scenario)
+            .field("seed", &self.seed)
+            .field("sample_rate_hz", &self.sample_rate_hz)
+            .field("duration_s", &self.duration_s)
+            .field("stimuli", &self.stimuli.len())
+            .field("channels", &self.channels)
+            .field("markers", &self.markers)
+            .field("changes", &self.changes)
+            .field("blockade", &self.blockade)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Truth {
@@ -462,7 +479,8 @@ impl Truth {
     ) -> Vec<f32> {
         if stim_index >= self.stimuli.len()
             || channel >= self.channels.len()
-            || !(sample_rate_hz > 0.0)
+            || sample_rate_hz.is_nan()
+            || sample_rate_hz <= 0.0
         {
             return Vec::new();
         }
@@ -632,4 +650,453 @@ fn find_saturation(phys: &Arc<Physiology>) -> Vec<SaturationTruth> {
     }
     out.sort_by(|a, b| a.span.start_s.total_cmp(&b.span.start_s));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{Episode, SimConfig, SimPatient};
+    use crate::source::Source;
+
+    fn truth(scenario: Scenario, seed: u64, duration: f64) -> Truth {
+        SimPatient::new(SimConfig::quiet(scenario, seed, 5000.0, duration))
+            .unwrap()
+            .truth()
+            .clone()
+    }
+
+    fn amps(t: &Truth, c: usize) -> Vec<f32> {
+        (0..t.stimuli.len())
+            .map(|i| t.sweep(i, c).unwrap().lsr_p2p_uv)
+            .collect()
+    }
+
+    fn median(mut v: Vec<f32>) -> f32 {
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    }
+
+    /// Median amplitude of the sweeps in [a, b) seconds.
+    fn median_between(t: &Truth, c: usize, a: f64, b: f64) -> f32 {
+        median(
+            t.stimuli
+                .iter()
+                .filter(|s| s.time_s >= a && s.time_s < b)
+                .map(|s| t.sweep(s.index as usize, c).unwrap().lsr_p2p_uv)
+                .collect(),
+        )
+    }
+
+    fn kinds(t: &Truth, c: usize) -> Vec<ChangeKind> {
+        t.changes_of(c).iter().map(|x| x.kind).collect()
+    }
+
+    const SEEDS: std::ops::Range<u64> = 0..6;
+
+    #[test]
+    fn every_scenario_has_an_lsr_at_baseline_except_no_baseline() {
+        for s in Scenario::ALL {
+            for d in [90.0, 600.0] {
+                let t = truth(s, 1, d);
+                let (b, o) = (
+                    t.marker_time("baseline").unwrap(),
+                    t.marker_time("dura opened").unwrap(),
+                );
+                let n = t
+                    .stimuli
+                    .iter()
+                    .filter(|x| x.time_s >= b && x.time_s < o)
+                    .count();
+                assert!(n >= 10, "{s} {d} s: {n} baseline sweeps");
+                for &c in &t.lsr_channels {
+                    assert_eq!(
+                        t.channels[c].baseline_present,
+                        s != Scenario::NoBaseline,
+                        "{s}"
+                    );
+                }
+                assert!(t
+                    .channels
+                    .iter()
+                    .filter(|c| c.role != SimRole::Lsr)
+                    .all(|c| !c.baseline_present));
+            }
+        }
+    }
+
+    #[test]
+    fn abrupt_is_gone_within_three_sweeps_of_the_pad() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Abrupt, seed, 300.0);
+            let ip = t
+                .first_stimulus_after(t.marker_time("pad placed").unwrap())
+                .unwrap();
+            for &c in &t.lsr_channels {
+                let a = amps(&t, c);
+                assert!(a[..ip].iter().all(|&x| x > 0.0));
+                assert!(a[ip + 2..].iter().all(|&x| x == 0.0), "seed {seed} ch {c}");
+                let d = t.final_disappearance(c).unwrap();
+                assert!((ip..=ip + 2).contains(&(d.stim_index as usize)));
+                assert_eq!(kinds(&t, c), [ChangeKind::Disappeared]);
+            }
+        }
+    }
+
+    #[test]
+    fn gradual_fades_with_swings_over_minutes() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Gradual, seed, 600.0);
+            let pad = t.marker_time("pad placed").unwrap();
+            for &c in &t.lsr_channels {
+                let d = t.final_disappearance(c).unwrap();
+                let len = d.time_s - pad;
+                assert!(
+                    (59.0..=0.35 * 600.0 + 1.0).contains(&len),
+                    "seed {seed}: decline over {len} s"
+                );
+                assert_eq!(kinds(&t, c), [ChangeKind::Disappeared]);
+                // Fluctuating: during the decline some sweep is at least 1.3 x the one before.
+                let ip = t.first_stimulus_after(pad).unwrap();
+                let a = amps(&t, c);
+                let decline = &a[ip..d.stim_index as usize];
+                assert!(decline.windows(2).any(|w| w[1] > 1.3 * w[0]), "seed {seed}");
+                // And it declines: the last quarter is well below the first.
+                let q = decline.len() / 4;
+                assert!(median(decline[3 * q..].to_vec()) < 0.6 * median(decline[..q].to_vec()));
+            }
+        }
+    }
+
+    #[test]
+    fn early_disappears_before_decompression() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Early, seed, 600.0);
+            let opened = t.marker_time("dura opened").unwrap();
+            let vessel = t.marker_time("vessel identified").unwrap();
+            for &c in &t.lsr_channels {
+                let d = t.final_disappearance(c).unwrap();
+                assert!(
+                    d.time_s > opened && d.time_s < vessel,
+                    "seed {seed}: {}",
+                    d.time_s
+                );
+                assert_eq!(kinds(&t, c), [ChangeKind::Disappeared]);
+            }
+        }
+    }
+
+    #[test]
+    fn partial_drops_to_a_third_or_a_half_and_never_to_zero() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Partial, seed, 600.0);
+            let pad = t.marker_time("pad placed").unwrap();
+            for &c in &t.lsr_channels {
+                assert!(amps(&t, c).iter().all(|&x| x > 0.0));
+                assert!(t.changes_of(c).is_empty());
+                let before = median_between(&t, c, 0.0, t.marker_time("dura opened").unwrap());
+                let after = median_between(&t, c, pad + 60.0, 600.0);
+                let r = after / before;
+                assert!((0.2..0.65).contains(&r), "seed {seed}: ratio {r}");
+            }
+        }
+    }
+
+    #[test]
+    fn persistent_never_disappears_and_no_baseline_never_appears() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Persistent, seed, 300.0);
+            for &c in &t.lsr_channels {
+                assert!(amps(&t, c).iter().all(|&x| x > 0.0));
+                assert!(t.final_disappearance(c).is_none());
+            }
+            let t = truth(Scenario::NoBaseline, seed, 300.0);
+            for &c in &t.lsr_channels {
+                assert!(amps(&t, c).iter().all(|&x| x == 0.0));
+                assert!(t.sweep(5, c).unwrap().onset_ms.is_nan());
+            }
+            assert!(t.changes.is_empty());
+        }
+    }
+
+    #[test]
+    fn transient_return_comes_back_briefly_lasting_return_for_good() {
+        for seed in SEEDS {
+            let t = truth(Scenario::TransientReturn, seed, 600.0);
+            let manip = t.marker_time("nerve manipulated").unwrap();
+            for &c in &t.lsr_channels {
+                let ch = t.changes_of(c);
+                assert_eq!(
+                    kinds(&t, c),
+                    [
+                        ChangeKind::Disappeared,
+                        ChangeKind::Returned,
+                        ChangeKind::Disappeared
+                    ]
+                );
+                let back = ch[2].time_s - ch[1].time_s;
+                assert!(
+                    (3.0..=61.0).contains(&back),
+                    "seed {seed}: back for {back} s"
+                );
+                assert!((ch[1].time_s - manip).abs() < 3.0);
+                assert!(t.final_disappearance(c).is_some());
+            }
+            let t = truth(Scenario::LastingReturn, seed, 600.0);
+            for &c in &t.lsr_channels {
+                assert_eq!(
+                    kinds(&t, c),
+                    [ChangeKind::Disappeared, ChangeKind::Returned]
+                );
+                assert!(*amps(&t, c).last().unwrap() > 0.0);
+                assert!(t.final_disappearance(c).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn two_vessels_halves_then_goes_after_the_second() {
+        for seed in SEEDS {
+            let t = truth(Scenario::TwoVessels, seed, 600.0);
+            let pad = t.marker_time("pad placed").unwrap();
+            let second = t.marker_time("second vessel").unwrap();
+            for &c in &t.lsr_channels {
+                let before = median_between(&t, c, 0.0, t.marker_time("dura opened").unwrap());
+                let between = median_between(&t, c, pad + 5.0, second);
+                assert!(
+                    (0.3..0.75).contains(&(between / before)),
+                    "seed {seed}: {}",
+                    between / before
+                );
+                let d = t.final_disappearance(c).unwrap();
+                let i2 = t.first_stimulus_after(second).unwrap();
+                assert!((i2..=i2 + 2).contains(&(d.stim_index as usize)));
+            }
+        }
+    }
+
+    #[test]
+    fn relaxant_abolishes_both_responses_then_both_recover() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Relaxant, seed, 600.0);
+            let given = t.marker_time("relaxant given").unwrap();
+            let pad = t.marker_time("pad placed").unwrap();
+            let block = t.blockade.unwrap();
+            assert!(block.start_s > given && block.end_s < pad);
+            let base = median(
+                t.stimuli
+                    .iter()
+                    .filter(|s| s.time_s < given)
+                    .map(|s| s.direct_p2p_uv)
+                    .collect(),
+            );
+            for s in &t.stimuli {
+                if s.direct_abolished {
+                    assert!(s.direct_p2p_uv < 0.25 * base);
+                    for &c in &t.lsr_channels {
+                        assert!(t.sweep(s.index as usize, c).unwrap().direct_abolished);
+                    }
+                }
+            }
+            assert!(t.stimuli.iter().filter(|s| s.direct_abolished).count() >= 10);
+            // Recovered before the pad: direct response back to the patient's own.
+            let i = t.first_stimulus_after(pad).unwrap() - 1;
+            assert!(t.stimuli[i].direct_p2p_uv > 0.8 * base);
+            for &c in &t.lsr_channels {
+                let ch = t.changes_of(c);
+                assert_eq!(
+                    kinds(&t, c),
+                    [
+                        ChangeKind::Disappeared,
+                        ChangeKind::Returned,
+                        ChangeKind::Disappeared
+                    ]
+                );
+                // The first "disappearance" is blockade: the direct response went too.
+                assert!(ch[0].time_s > given && ch[0].time_s < block.end_s);
+                assert!(t.stimuli[ch[0].stim_index as usize].direct_p2p_uv < 0.5 * base);
+                assert!(ch[0].direct_abolished);
+                // It comes back while the block wears off (the muscle answers again).
+                assert!(
+                    ch[1].time_s > ch[0].time_s
+                        && ch[1].time_s <= block.end_s + 1.5
+                        && ch[1].time_s < pad
+                );
+                let d = t.final_disappearance(c).unwrap();
+                assert!(d.time_s >= pad && !d.direct_abolished);
+            }
+        }
+    }
+
+    #[test]
+    fn onset_and_p2p_truth_match_the_waveform() {
+        let t = truth(Scenario::Persistent, 4, 120.0);
+        let fs = 48_000.0;
+        for i in [3, 17, 40, 90] {
+            for &c in &t.lsr_channels {
+                let s = t.sweep(i, c).unwrap();
+                let w = t.lsr_waveform(i, c, fs, 20.0, 60.0);
+                assert_eq!(w.len(), (80.0e-3 * fs) as usize);
+                let pre = (20.0e-3 * fs) as usize;
+                let first = w.iter().position(|&x| x != 0.0).unwrap();
+                let onset = (first as f64 - pre as f64) / fs * 1e3;
+                assert!(
+                    onset >= f64::from(s.onset_ms)
+                        && onset - f64::from(s.onset_ms) <= 1e3 / fs + 1e-9,
+                    "{onset} vs {}",
+                    s.onset_ms
+                );
+                assert!((9.0 - 1.6..10.5 + 1.6).contains(&onset));
+                let hi = w.iter().cloned().fold(f32::MIN, f32::max);
+                let lo = w.iter().cloned().fold(f32::MAX, f32::min);
+                assert!(
+                    ((hi - lo) / s.lsr_p2p_uv - 1.0).abs() < 0.01,
+                    "{} vs {}",
+                    hi - lo,
+                    s.lsr_p2p_uv
+                );
+                // The first phase is a clear half-cycle: 1-2 ms of one sign.
+                let sign = w[first].signum();
+                let run =
+                    w[first..].iter().take_while(|x| x.signum() == sign).count() as f64 / fs * 1e3;
+                assert!((0.9..=2.1).contains(&run), "first phase {run} ms");
+            }
+        }
+        assert!(t
+            .lsr_waveform(0, 0, fs, 10.0, 10.0)
+            .iter()
+            .all(|&x| x == 0.0));
+        assert!(t.lsr_waveform(100_000, 1, fs, 10.0, 10.0).is_empty());
+    }
+
+    /// The stream really carries the LSR the truth describes: with noise, mains and drift off,
+    /// a persistent case minus the same patient without LSR leaves exactly the LSR waveform.
+    #[test]
+    fn the_rendered_lsr_is_the_truth_waveform() {
+        let fs = 10_000.0;
+        let quiet = |s| SimConfig {
+            noise_uv: 0.0,
+            mains_uv: 0.0,
+            ..SimConfig::quiet(s, 7, fs, 20.0)
+        };
+        let mut a = SimPatient::new(quiet(Scenario::Persistent)).unwrap();
+        let mut b = SimPatient::new(quiet(Scenario::NoBaseline)).unwrap();
+        let n = 200_000;
+        let (mut va, mut vb) = (vec![0.0; 4 * n], vec![0.0; 4 * n]);
+        let mut ev = Vec::new();
+        assert_eq!(a.read(&mut va, &mut ev).unwrap(), n);
+        assert_eq!(b.read(&mut vb, &mut ev).unwrap(), n);
+        let t = a.truth();
+        for i in [2, 8, 15] {
+            let s = t.stimuli[i];
+            let start = s.time_s * fs;
+            let k0 = start.floor() as usize - 100;
+            for &c in &t.lsr_channels {
+                let w = t.lsr_waveform(i, c, fs, 0.0, 60.0);
+                let mut worst = 0.0_f64;
+                for k in k0..k0 + 700 {
+                    let diff = f64::from(va[4 * k + c] - vb[4 * k + c]) * UV_PER_COUNT;
+                    let tau = k as f64 / fs - s.time_s;
+                    // The truth waveform at the sample time (frame grid, not the stimulus grid).
+                    let expect = if tau < 0.0 {
+                        0.0
+                    } else {
+                        t.phys.lsr_wave(i, c).value(tau)
+                    };
+                    worst = worst.max((diff - expect).abs());
+                }
+                assert!(
+                    worst <= UV_PER_COUNT * 1.01,
+                    "stim {i} ch {c}: off by {worst} µV"
+                );
+                assert!(w.iter().any(|&x| x.abs() > 10.0));
+            }
+        }
+    }
+
+    #[test]
+    fn saturation_truth_is_exactly_the_clipping_in_the_stream() {
+        let cfg = SimConfig {
+            electrode_pops: 4,
+            ..SimConfig::quiet(Scenario::Abrupt, 13, 5000.0, 60.0)
+        };
+        let mut p = SimPatient::new(cfg).unwrap();
+        let t = p.truth().clone();
+        assert!(!t.saturation.is_empty());
+        let mut v = vec![0.0; 4 * 300_000];
+        let mut ev = Vec::new();
+        assert_eq!(p.read(&mut v, &mut ev).unwrap(), 300_000);
+        let fs = 5000.0;
+        for c in 0..3 {
+            for k in 0..300_000 {
+                let x = v[4 * k + c];
+                let tm = k as f64 / fs;
+                let i = t.stimuli.partition_point(|s| s.time_s <= tm + 1.0 / fs);
+                let near_stim = i > 0 && tm < t.stimuli[i - 1].time_s + ARTIFACT_CLIP_MS * 1e-3;
+                let clipped = !near_stim && (x <= RAIL_LOW as f32 || x >= RAIL_HIGH as f32);
+                let listed = t.saturation.iter().any(|s| {
+                    s.channel == c && tm >= s.span.start_s - 1e-9 && tm < s.span.end_s - 1e-9
+                });
+                assert_eq!(clipped, listed, "ch {c} frame {k}");
+            }
+        }
+        for s in &t.saturation {
+            let i = t.first_stimulus_after(s.span.start_s).unwrap();
+            let sw = t.sweep(i, s.channel).unwrap();
+            if sw.time_s - 0.1 < s.span.end_s {
+                assert_eq!(sw.contamination, Some(Contamination::Saturation));
+            }
+        }
+    }
+
+    #[test]
+    fn contamination_names_what_spoils_a_sweep() {
+        let cfg = SimConfig {
+            bursts_per_min: 5.0,
+            cautery_times: vec![Episode {
+                start_s: 100.0,
+                duration_s: 3.0,
+            }],
+            gaps: vec![Episode {
+                start_s: 200.0,
+                duration_s: 0.2,
+            }],
+            ..SimConfig::quiet(Scenario::Persistent, 3, 5000.0, 300.0)
+        };
+        let t = SimPatient::new(cfg).unwrap().truth().clone();
+        let i = t.first_stimulus_after(101.0).unwrap();
+        assert_eq!(
+            t.sweep(i, 1).unwrap().contamination,
+            Some(Contamination::Cautery)
+        );
+        let g = t.first_stimulus_after(199.5).unwrap();
+        assert_eq!(
+            t.sweep_in(g, 2, 100.0, 1000.0).unwrap().contamination,
+            Some(Contamination::Gap)
+        );
+        let b = t
+            .bursts
+            .iter()
+            .find(|b| b.span.start_s > 110.0 && b.span.start_s < 190.0 && b.channel != 0)
+            .unwrap();
+        let k = t.first_stimulus_after(b.span.start_s).unwrap();
+        assert_eq!(
+            t.sweep_in(k, b.channel, 2000.0, 10.0)
+                .unwrap()
+                .contamination,
+            Some(Contamination::Burst)
+        );
+        // A sweep far from everything is clean.
+        let clean = (0..t.stimuli.len())
+            .filter(|&i| t.sweep(i, 1).unwrap().contamination.is_none())
+            .count();
+        assert!(clean > t.stimuli.len() / 2);
+        assert!(
+            t.sweep(0, 3).is_none(),
+            "the trigger channel has no sweep truth"
+        );
+        assert_eq!(
+            t.contamination(1, 50.0, 50.0 + 1e-6),
+            t.contamination(1, 50.0, 50.0 + 1e-6)
+        );
+    }
 }
