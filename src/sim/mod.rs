@@ -57,6 +57,7 @@
 //! estimates, each of them a setting or a documented constant.
 
 mod config;
+mod episodes;
 mod physiology;
 mod render;
 mod rng;
