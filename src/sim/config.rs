@@ -56,7 +56,7 @@ pub struct SimConfig {
     /// gets its own share and phase, plus the 3rd and 5th harmonics).
     pub mains_uv: f64,
     /// Mains frequency, Hz: 50 or 60.
-    pub mains_hz: f64,
+    pub mains_hz: u32,
     /// Slow baseline wander, µV (sum of the peaks of three slow components).
     pub drift_uv: f64,
     /// Median LSR amplitude across patients, µV peak to peak (mentalis is larger than
@@ -92,7 +92,7 @@ impl Default for SimConfig {
             seed: 1,
             noise_uv: 5.0,
             mains_uv: 20.0,
-            mains_hz: 50.0,
+            mains_hz: 50,
             drift_uv: 30.0,
             lsr_uv: 200.0,
             bursts_per_min: 1.0,
@@ -159,7 +159,7 @@ impl SimConfig {
         in_range("lsr_uv", self.lsr_uv, 1.0, 3000.0, " µV");
         in_range("bursts_per_min", self.bursts_per_min, 0.0, 60.0, "");
         in_range("stim_rate_hz", self.stim_rate_hz, 0.1, 5.0, " Hz");
-        if self.mains_hz != 50.0 && self.mains_hz != 60.0 {
+        if self.mains_hz != 50 && self.mains_hz != 60 {
             p.push(format!(
                 "mains_hz is {}; it must be 50 or 60",
                 self.mains_hz
@@ -253,7 +253,7 @@ mod tests {
     fn every_problem_is_reported_by_name() {
         let c = SimConfig {
             sample_rate_hz: 4000.0,
-            mains_hz: 55.0,
+            mains_hz: 55,
             stim_rate_hz: 0.0,
             extra_channels: vec![Muscle::Frontalis; 5],
             gaps: vec![Episode {

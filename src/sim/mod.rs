@@ -424,7 +424,7 @@ mod tests {
 
     #[test]
     fn mains_amplitude_and_harmonics_come_out_as_configured() {
-        for hz in [50.0, 60.0] {
+        for hz in [50u32, 60] {
             let rate = 10_000.0;
             let cfg = SimConfig {
                 noise_uv: 2.0,
@@ -444,7 +444,7 @@ mod tests {
                         let (mut a, mut b) = (0.0, 0.0);
                         for (k, x) in win.iter().enumerate() {
                             // Phase relative to absolute time only matters through |a, b|.
-                            let ph = std::f64::consts::TAU * h * hz * k as f64 / rate;
+                            let ph = std::f64::consts::TAU * h * f64::from(hz) * k as f64 / rate;
                             a += x * ph.sin();
                             b += x * ph.cos();
                         }

@@ -502,7 +502,7 @@ impl Physiology {
             cautery,
             gaps,
             course,
-            mains_hz: cfg.mains_hz,
+            mains_hz: f64::from(cfg.mains_hz),
             drift_hz,
             noise_fir: noise_filter(fs, 3000.0_f64.min(0.45 * fs)),
             noise_uv: cfg.noise_uv,
