@@ -55,7 +55,7 @@ pub struct SimConfig {
     /// Mains hum, µV peak of the fundamental (averaged over the EMG channels; each channel
     /// gets its own share and phase, plus the 3rd and 5th harmonics).
     pub mains_uv: f64,
-    /// 50 or 60.
+    /// Mains frequency, Hz: 50 or 60.
     pub mains_hz: u32,
     /// Slow baseline wander, µV (sum of the peaks of three slow components).
     pub drift_uv: f64,

@@ -57,6 +57,7 @@
 //! estimates, each of them a setting or a documented constant.
 
 mod config;
+mod episodes;
 mod physiology;
 mod render;
 mod rng;
@@ -90,7 +91,6 @@ pub enum SimError {
 }
 
 /// The simulated patient: a [`Source`] of samples plus its ground truth.
-#[derive(Debug)]
 pub struct SimPatient {
     cfg: SimConfig,
     info: SourceInfo,
@@ -140,6 +140,17 @@ impl SimPatient {
 
     pub fn config(&self) -> &SimConfig {
         &self.cfg
+    }
+}
+
+impl std::fmt::Debug for SimPatient {
+    /// Short on purpose: the plan of a long case holds tens of thousands of entries.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimPatient")
+            .field("description", &self.info.description)
+            .field("config", &self.cfg)
+            .field("next_frame", &self.out_frame)
+            .finish_non_exhaustive()
     }
 }
 
@@ -551,7 +562,7 @@ mod tests {
     fn gaps_drop_frames_and_are_announced() {
         let gap = Episode {
             start_s: 5.0,
-            duration_s: 0.5,
+            duration_s: 1.2,
         };
         let base = SimConfig {
             stimulus_events: true,
@@ -565,8 +576,8 @@ mod tests {
         .unwrap();
         let (v, events) = read_all(&mut p, &[777]);
         let nch = 4;
-        assert_eq!(v.len() / nch, 60_000 - 2500);
-        assert_eq!(p.info().total_frames, Some(57_500));
+        assert_eq!(v.len() / nch, 60_000 - 6000);
+        assert_eq!(p.info().total_frames, Some(54_000));
         let gaps: Vec<&SourceEvent> = events
             .iter()
             .filter(|e| matches!(e, SourceEvent::Gap { .. }))
@@ -575,27 +586,27 @@ mod tests {
             gaps,
             [&SourceEvent::Gap {
                 frame: 25_000,
-                lost_frames: 2500
+                lost_frames: 6000
             }]
         );
         assert_eq!(p.truth().gaps[0].frame, 25_000);
         // Before the gap the streams agree; after it, they agree shifted by the lost frames.
         assert_eq!(&v[..25_000 * nch], &full[..25_000 * nch]);
-        assert_eq!(&v[25_000 * nch..], &full[27_500 * nch..]);
+        assert_eq!(&v[25_000 * nch..], &full[31_000 * nch..]);
         // Stimulus events: the same as without the gap, minus those in it, shifted after it.
         let stim = |e: &&SourceEvent| matches!(e, SourceEvent::Stimulus { .. });
         let a: Vec<f64> = full_events.iter().filter(stim).map(|e| e.frame()).collect();
         let b: Vec<f64> = events.iter().filter(stim).map(|e| e.frame()).collect();
         let expected: Vec<f64> = a
             .iter()
-            .filter(|&&f| !(25_000.0..27_500.0).contains(&f.floor()))
-            .map(|&f| if f >= 27_500.0 { f - 2500.0 } else { f })
+            .filter(|&&f| !(25_000.0..31_000.0).contains(&f.floor()))
+            .map(|&f| if f >= 31_000.0 { f - 6000.0 } else { f })
             .collect();
         assert_eq!(b, expected);
         assert!(a.len() > b.len());
         let t = p.truth();
         let lost = t.stimuli.iter().find(|s| s.frame_time.is_nan()).unwrap();
-        assert!(lost.time_s >= 5.0 && lost.time_s < 5.5);
+        assert!(lost.time_s >= 5.0 && lost.time_s < 6.2);
         assert_eq!(
             t.sweep(lost.index as usize, 2).unwrap().contamination,
             Some(Contamination::Gap)

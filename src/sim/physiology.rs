@@ -4,7 +4,7 @@
 //! time, before a single sample exists: the channel layout and which muscles answer how,
 //! each channel's mains and drift, the stimulus times, every sweep's response parameters
 //! (artifact size, M response, F-wave, LSR amplitude, latency, duration, afterdischarge),
-//! spontaneous bursts, electrode pops, electrocautery episodes and lost-sample gaps.
+//! and the case's episodes (bursts, pops, electrocautery, gaps: see `episodes`).
 //! Only these compact per-stimulus lists are kept (tens of bytes per stimulus and channel);
 //! waveforms are expanded from them when a stimulus comes up in the stream.
 //!
@@ -16,7 +16,8 @@ use std::f64::consts::TAU;
 use crate::anatomy::Anatomy;
 use crate::model::{Branch, ChannelInfo, Muscle, Role};
 
-use super::config::{Episode, SimConfig, RAIL_HIGH, RAIL_LOW, VOLTS_PER_COUNT};
+use super::config::{SimConfig, RAIL_HIGH, RAIL_LOW, VOLTS_PER_COUNT};
+use super::episodes::{self, Burst, Cautery, Gap, Pop};
 use super::rng::{mix64, stream_key, Rng};
 use super::scenario::Course;
 use super::truth::SimRole;
@@ -33,25 +34,14 @@ pub(crate) const TRIGGER_WIDTH_S: f64 = 1.0e-3;
 /// Noise on the trigger channel, counts RMS (and during electrocautery).
 pub(crate) const TRIGGER_NOISE_COUNTS: f64 = 2.0;
 pub(crate) const TRIGGER_CAUTERY_COUNTS: f64 = 400.0;
-/// Longest motor-unit potential, seconds.
-pub(crate) const MUAP_MAX_S: f64 = 4.5e-3;
-/// Most spikes one burst can hold (3 units x 0.5 s x 40 Hz / 0.8, plus margin).
-pub(crate) const MAX_BURST_SPIKES: usize = 96;
-/// Rise time of an electrode pop, seconds.
-const POP_RISE_S: f64 = 1.0e-4;
-/// Raised-cosine on/off ramp of an electrocautery episode, seconds.
-const CAUTERY_RAMP_S: f64 = 0.03;
 /// Direct response below this fraction of the patient's own: "abolished".
 pub(crate) const ABOLISHED_FRACTION: f64 = 0.2;
 
-// Stream names.
+// Stream names (5, 6 and 7 are the episodes').
 const S_CASE: u64 = 1;
 const S_SCHEDULE: u64 = 2;
 const S_PATIENT: u64 = 3;
 const S_SWEEPS: u64 = 4;
-const S_BURSTS: u64 = 5;
-const S_POPS: u64 = 6;
-const S_CAUTERY: u64 = 7;
 const S_NOISE: u64 = 8;
 const S_CAUTERY_NOISE: u64 = 9;
 
@@ -123,104 +113,6 @@ pub(crate) struct ChannelStim {
     /// End of the afterdischarge after the stimulus, seconds (0: none).
     pub after_end_s: f32,
     pub shape_seed: u64,
-}
-
-/// One motor unit of a spontaneous burst.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct MuapUnit {
-    pub rate_hz: f64,
-    pub p2p_uv: f64,
-    pub sign: f64,
-    pub mags: [f64; 3],
-    pub durs_s: [f64; 3],
-}
-
-impl MuapUnit {
-    pub(crate) fn wave(&self) -> Wave {
-        let mut w = Wave::starting_at(0.0);
-        let mut s = self.sign;
-        for (m, d) in self.mags.iter().zip(&self.durs_s) {
-            w.push(*d, s * m);
-            s = -s;
-        }
-        w.scale_to_p2p(self.p2p_uv);
-        w
-    }
-}
-
-/// A burst of spontaneous EMG on one channel.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Burst {
-    pub channel: usize,
-    pub start_s: f64,
-    pub duration_s: f64,
-    pub units: [MuapUnit; 3],
-    pub n_units: usize,
-    pub seed: u64,
-}
-
-impl Burst {
-    /// Last instant the burst can show (spikes start before `start + duration`).
-    pub(crate) fn end_s(&self) -> f64 {
-        self.start_s + self.duration_s + MUAP_MAX_S
-    }
-}
-
-/// A large slow electrode artifact on one channel.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Pop {
-    pub channel: usize,
-    pub start_s: f64,
-    pub amp_uv: f64,
-    pub tau_s: f64,
-}
-
-impl Pop {
-    pub(crate) fn end_s(&self) -> f64 {
-        self.start_s + self.tau_s * (self.amp_uv.abs() / 0.5).ln().max(0.0)
-    }
-    #[inline]
-    pub(crate) fn value(&self, t: f64) -> f64 {
-        let dt = t - self.start_s;
-        if dt < 0.0 || t >= self.end_s() {
-            return 0.0;
-        }
-        self.amp_uv * (1.0 - (-dt / POP_RISE_S).exp()) * (-dt / self.tau_s).exp()
-    }
-}
-
-/// An electrocautery episode.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Cautery {
-    pub start_s: f64,
-    pub end_s: f64,
-    pub mod_hz: f64,
-    pub mod_phase: f64,
-}
-
-impl Cautery {
-    /// Envelope (0..1) at `t`.
-    #[inline]
-    pub(crate) fn envelope(&self, t: f64) -> f64 {
-        if t < self.start_s || t >= self.end_s {
-            return 0.0;
-        }
-        let edge = (t - self.start_s).min(self.end_s - t);
-        let ramp = if edge < CAUTERY_RAMP_S {
-            0.5 - 0.5 * (std::f64::consts::PI * edge / CAUTERY_RAMP_S).cos()
-        } else {
-            1.0
-        };
-        ramp * (0.75 + 0.25 * (TAU * self.mod_hz * t + self.mod_phase).sin())
-    }
-}
-
-/// A run of lost samples, in physical frames `[start_frame, end_frame)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Gap {
-    pub episode: Episode,
-    pub start_frame: u64,
-    pub end_frame: u64,
 }
 
 /// The whole simulated case.
@@ -579,104 +471,18 @@ impl Physiology {
             }
         }
 
-        // Spontaneous bursts: a renewal process per EMG channel (bursts never overlap on
-        // one channel).
-        let mut bursts = Vec::new();
-        if cfg.bursts_per_min > 0.0 {
-            let mean_gap = 60.0 / cfg.bursts_per_min;
-            for (c, ch) in channels
-                .iter()
-                .enumerate()
-                .filter(|(_, ch)| ch.role != SimRole::Trigger)
-            {
-                let mut r = Rng::stream(seed, &[S_BURSTS, ch.slot]);
-                let mut t = r.exponential(mean_gap);
-                while t < d {
-                    let duration_s = r.range(0.05, 0.5);
-                    let n_units = r.int(1, 3) as usize;
-                    let units = std::array::from_fn(|_| MuapUnit {
-                        rate_hz: r.range(10.0, 40.0),
-                        p2p_uv: r.range(50.0, 500.0),
-                        sign: r.sign(),
-                        mags: [r.range(0.2, 0.4), 1.0, r.range(0.3, 0.6)],
-                        durs_s: [
-                            r.range(0.4e-3, 1.5e-3),
-                            r.range(0.4e-3, 1.5e-3),
-                            r.range(0.4e-3, 1.5e-3),
-                        ],
-                    });
-                    let seed = r.next_u64();
-                    bursts.push(Burst {
-                        channel: c,
-                        start_s: t,
-                        duration_s,
-                        units,
-                        n_units,
-                        seed,
-                    });
-                    t += duration_s + 0.05 + r.exponential(mean_gap);
-                }
-            }
-            bursts.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-        }
-
-        // Electrode pops, after the baseline.
-        let emg: Vec<usize> = (0..nch)
-            .filter(|&c| channels[c].role != SimRole::Trigger)
-            .collect();
-        let mut r = Rng::stream(seed, &[S_POPS]);
-        let mut pops: Vec<Pop> = (0..cfg.electrode_pops)
-            .map(|_| Pop {
-                start_s: r.range(0.2 * d, 0.95 * d),
-                channel: emg[r.int(0, emg.len() as u32 - 1) as usize],
-                amp_uv: r.sign() * r.range(10_000.0, 25_000.0),
-                tau_s: r.range(0.05, 0.2),
-            })
-            .collect();
-        pops.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-
-        // Electrocautery: during opening and during closure (alternately), plus any given.
-        let mut r = Rng::stream(seed, &[S_CAUTERY]);
-        let mut cautery: Vec<Cautery> = Vec::new();
-        for i in 0..cfg.cautery {
-            let (a, b) = if i % 2 == 0 {
-                (0.22 * d, 0.40 * d)
-            } else {
-                (0.88 * d, 0.98 * d)
-            };
-            let len = r.range(2.0, 10.0).min(0.9 * (b - a));
-            let start_s = r.range(a, b - len);
-            let (mod_hz, mod_phase) = (r.range(3.0, 8.0), r.range(0.0, TAU));
-            cautery.push(Cautery {
-                start_s,
-                end_s: start_s + len,
-                mod_hz,
-                mod_phase,
-            });
-        }
-        for e in &cfg.cautery_times {
-            let (mod_hz, mod_phase) = (r.range(3.0, 8.0), r.range(0.0, TAU));
-            cautery.push(Cautery {
-                start_s: e.start_s,
-                end_s: e.end_s(),
-                mod_hz,
-                mod_phase,
-            });
-        }
-        cautery.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-
-        let frames = (d * fs).round() as u64;
-        let mut gaps: Vec<Gap> = cfg
-            .gaps
+        // The case's episodes (streams 5, 6, 7: see `episodes`).
+        let emg: Vec<(usize, u64)> = channels
             .iter()
-            .map(|&e| Gap {
-                episode: e,
-                start_frame: (e.start_s * fs).ceil() as u64,
-                end_frame: ((e.end_s() * fs).ceil() as u64).min(frames),
-            })
-            .filter(|g| g.end_frame > g.start_frame)
+            .enumerate()
+            .filter(|(_, ch)| ch.role != SimRole::Trigger)
+            .map(|(c, ch)| (c, ch.slot))
             .collect();
-        gaps.sort_by_key(|g| g.start_frame);
+        let bursts = episodes::draw_bursts(seed, d, cfg.bursts_per_min, &emg);
+        let pops = episodes::draw_pops(seed, d, cfg.electrode_pops, &emg);
+        let cautery = episodes::draw_cautery(seed, d, cfg.cautery, &cfg.cautery_times);
+        let frames = (d * fs).round() as u64;
+        let gaps = episodes::gaps_in_frames(&cfg.gaps, fs, frames);
 
         Self {
             fs,
@@ -773,25 +579,6 @@ impl Physiology {
         }
     }
 
-    /// The spikes of a burst: (time, unit) sorted by time, written into `out`; returns the
-    /// count. Deterministic from the burst's seed.
-    pub(crate) fn burst_spikes(&self, b: &Burst, out: &mut [(f64, u8); MAX_BURST_SPIKES]) -> usize {
-        let mut r = Rng::new(b.seed);
-        let mut n = 0;
-        let end = b.start_s + b.duration_s;
-        for (u, unit) in b.units.iter().enumerate().take(b.n_units) {
-            let period = 1.0 / unit.rate_hz;
-            let mut t = b.start_s + r.uniform() * period;
-            while t < end && n < MAX_BURST_SPIKES {
-                out[n] = (t, u as u8);
-                n += 1;
-                t += period * (1.0 + 0.1 * r.normal()).clamp(0.8, 1.2);
-            }
-        }
-        out[..n].sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        n
-    }
-
     /// Physical frames lost in gaps before physical frame position `x` (fractional).
     pub(crate) fn lost_before(&self, x: f64) -> u64 {
         self.gaps
@@ -883,29 +670,6 @@ mod tests {
             for c in 0..3 {
                 assert_eq!(a.params(i, c), b.params(i, c));
             }
-        }
-    }
-
-    #[test]
-    fn bursts_do_not_overlap_on_a_channel_and_spikes_fit() {
-        let cfg = SimConfig {
-            bursts_per_min: 5.0,
-            ..SimConfig::quiet(Scenario::Abrupt, 2, 10_000.0, 600.0)
-        };
-        let p = Physiology::new(&cfg);
-        assert!(p.bursts.len() > 50, "{} bursts", p.bursts.len());
-        for c in 0..3 {
-            let b: Vec<&Burst> = p.bursts.iter().filter(|b| b.channel == c).collect();
-            assert!(b.windows(2).all(|w| w[1].start_s > w[0].end_s()));
-        }
-        let mut spikes = [(0.0, 0u8); MAX_BURST_SPIKES];
-        for b in &p.bursts {
-            let n = p.burst_spikes(b, &mut spikes);
-            assert!(n >= 1 && n < MAX_BURST_SPIKES);
-            assert!(spikes[..n].windows(2).all(|w| w[0].0 <= w[1].0));
-            assert!(spikes[..n]
-                .iter()
-                .all(|s| s.0 >= b.start_s && s.0 < b.start_s + b.duration_s));
         }
     }
 }

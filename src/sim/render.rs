@@ -14,9 +14,10 @@ use std::f64::consts::TAU;
 use std::sync::Arc;
 
 use super::config::{RAIL_HIGH, RAIL_LOW, UV_PER_COUNT};
+use super::episodes::{MAX_BURST_SPIKES, MUAP_MAX_S};
 use super::physiology::{
-    Physiology, MAX_BURST_SPIKES, MUAP_MAX_S, STIM_SPAN_S, TRIGGER_CAUTERY_COUNTS, TRIGGER_COUNTS,
-    TRIGGER_NOISE_COUNTS, TRIGGER_WIDTH_S,
+    Physiology, STIM_SPAN_S, TRIGGER_CAUTERY_COUNTS, TRIGGER_COUNTS, TRIGGER_NOISE_COUNTS,
+    TRIGGER_WIDTH_S,
 };
 use super::rng::normal_at;
 use super::truth::SimRole;
@@ -237,7 +238,7 @@ impl Renderer {
                 for (w, u) in slot.waves.iter_mut().zip(&b.units) {
                     *w = u.wave();
                 }
-                slot.n = self.phys.burst_spikes(b, &mut slot.spikes);
+                slot.n = b.spikes(&mut slot.spikes);
             }
         }
         let pops = &self.phys.pops;

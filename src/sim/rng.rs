@@ -25,7 +25,7 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 
 /// A key for an independent stream: the seed mixed with each of `parts` in turn.
 pub(crate) fn stream_key(seed: u64, parts: &[u64]) -> u64 {
-    let mut k = mix64(seed ^ 0x5EED_0F_1A7E_5A1D);
+    let mut k = mix64(seed ^ 0x5EED_0F1A_7E5A_1D00);
     for &p in parts {
         k = mix64(k ^ mix64(p.wrapping_add(GOLDEN)));
     }

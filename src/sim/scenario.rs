@@ -417,6 +417,7 @@ impl Course {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::{ChangeKind, SimConfig, SimPatient, SimRole, Truth};
 
     fn stims(d: f64) -> Vec<f64> {
         (0..(d as usize)).map(|i| 0.5 + i as f64).collect()
@@ -489,6 +490,277 @@ mod tests {
                         == 0.0
                 });
                 assert!(blocked, "seed {seed}, d {d}");
+            }
+        }
+    }
+
+    // The course as the ground truth reports it, scenario by scenario.
+
+    fn truth(scenario: Scenario, seed: u64, duration: f64) -> Truth {
+        SimPatient::new(SimConfig::quiet(scenario, seed, 5000.0, duration))
+            .unwrap()
+            .truth()
+            .clone()
+    }
+
+    fn amps(t: &Truth, c: usize) -> Vec<f32> {
+        (0..t.stimuli.len())
+            .map(|i| t.sweep(i, c).unwrap().lsr_p2p_uv)
+            .collect()
+    }
+
+    fn median(mut v: Vec<f32>) -> f32 {
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    }
+
+    /// Median amplitude of the sweeps in [a, b) seconds.
+    fn median_between(t: &Truth, c: usize, a: f64, b: f64) -> f32 {
+        median(
+            t.stimuli
+                .iter()
+                .filter(|s| s.time_s >= a && s.time_s < b)
+                .map(|s| t.sweep(s.index as usize, c).unwrap().lsr_p2p_uv)
+                .collect(),
+        )
+    }
+
+    fn kinds(t: &Truth, c: usize) -> Vec<ChangeKind> {
+        t.changes_of(c).iter().map(|x| x.kind).collect()
+    }
+
+    const SEEDS: std::ops::Range<u64> = 0..6;
+
+    #[test]
+    fn every_scenario_has_an_lsr_at_baseline_except_no_baseline() {
+        for s in Scenario::ALL {
+            for d in [90.0, 600.0] {
+                let t = truth(s, 1, d);
+                let (b, o) = (
+                    t.marker_time("baseline").unwrap(),
+                    t.marker_time("dura opened").unwrap(),
+                );
+                let n = t
+                    .stimuli
+                    .iter()
+                    .filter(|x| x.time_s >= b && x.time_s < o)
+                    .count();
+                assert!(n >= 10, "{s} {d} s: {n} baseline sweeps");
+                for &c in &t.lsr_channels {
+                    assert_eq!(
+                        t.channels[c].baseline_present,
+                        s != Scenario::NoBaseline,
+                        "{s}"
+                    );
+                }
+                assert!(t
+                    .channels
+                    .iter()
+                    .filter(|c| c.role != SimRole::Lsr)
+                    .all(|c| !c.baseline_present));
+            }
+        }
+    }
+
+    #[test]
+    fn abrupt_is_gone_within_three_sweeps_of_the_pad() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Abrupt, seed, 300.0);
+            let ip = t
+                .first_stimulus_after(t.marker_time("pad placed").unwrap())
+                .unwrap();
+            for &c in &t.lsr_channels {
+                let a = amps(&t, c);
+                assert!(a[..ip].iter().all(|&x| x > 0.0));
+                assert!(a[ip + 2..].iter().all(|&x| x == 0.0), "seed {seed} ch {c}");
+                let d = t.final_disappearance(c).unwrap();
+                assert!((ip..=ip + 2).contains(&(d.stim_index as usize)));
+                assert_eq!(kinds(&t, c), [ChangeKind::Disappeared]);
+            }
+        }
+    }
+
+    #[test]
+    fn gradual_fades_with_swings_over_minutes() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Gradual, seed, 600.0);
+            let pad = t.marker_time("pad placed").unwrap();
+            for &c in &t.lsr_channels {
+                let d = t.final_disappearance(c).unwrap();
+                let len = d.time_s - pad;
+                assert!(
+                    (59.0..=0.35 * 600.0 + 1.0).contains(&len),
+                    "seed {seed}: decline over {len} s"
+                );
+                assert_eq!(kinds(&t, c), [ChangeKind::Disappeared]);
+                // Fluctuating: during the decline some sweep is at least 1.3 x the one before.
+                let ip = t.first_stimulus_after(pad).unwrap();
+                let a = amps(&t, c);
+                let decline = &a[ip..d.stim_index as usize];
+                assert!(decline.windows(2).any(|w| w[1] > 1.3 * w[0]), "seed {seed}");
+                // And it declines: the last quarter is well below the first.
+                let q = decline.len() / 4;
+                assert!(median(decline[3 * q..].to_vec()) < 0.6 * median(decline[..q].to_vec()));
+            }
+        }
+    }
+
+    #[test]
+    fn early_disappears_before_decompression() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Early, seed, 600.0);
+            let opened = t.marker_time("dura opened").unwrap();
+            let vessel = t.marker_time("vessel identified").unwrap();
+            for &c in &t.lsr_channels {
+                let d = t.final_disappearance(c).unwrap();
+                assert!(
+                    d.time_s > opened && d.time_s < vessel,
+                    "seed {seed}: {}",
+                    d.time_s
+                );
+                assert_eq!(kinds(&t, c), [ChangeKind::Disappeared]);
+            }
+        }
+    }
+
+    #[test]
+    fn partial_drops_to_a_third_or_a_half_and_never_to_zero() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Partial, seed, 600.0);
+            let pad = t.marker_time("pad placed").unwrap();
+            for &c in &t.lsr_channels {
+                assert!(amps(&t, c).iter().all(|&x| x > 0.0));
+                assert!(t.changes_of(c).is_empty());
+                let before = median_between(&t, c, 0.0, t.marker_time("dura opened").unwrap());
+                let after = median_between(&t, c, pad + 60.0, 600.0);
+                let r = after / before;
+                assert!((0.2..0.65).contains(&r), "seed {seed}: ratio {r}");
+            }
+        }
+    }
+
+    #[test]
+    fn persistent_never_disappears_and_no_baseline_never_appears() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Persistent, seed, 300.0);
+            for &c in &t.lsr_channels {
+                assert!(amps(&t, c).iter().all(|&x| x > 0.0));
+                assert!(t.final_disappearance(c).is_none());
+            }
+            let t = truth(Scenario::NoBaseline, seed, 300.0);
+            for &c in &t.lsr_channels {
+                assert!(amps(&t, c).iter().all(|&x| x == 0.0));
+                assert!(t.sweep(5, c).unwrap().onset_ms.is_nan());
+            }
+            assert!(t.changes.is_empty());
+        }
+    }
+
+    #[test]
+    fn transient_return_comes_back_briefly_lasting_return_for_good() {
+        for seed in SEEDS {
+            let t = truth(Scenario::TransientReturn, seed, 600.0);
+            let manip = t.marker_time("nerve manipulated").unwrap();
+            for &c in &t.lsr_channels {
+                let ch = t.changes_of(c);
+                assert_eq!(
+                    kinds(&t, c),
+                    [
+                        ChangeKind::Disappeared,
+                        ChangeKind::Returned,
+                        ChangeKind::Disappeared
+                    ]
+                );
+                let back = ch[2].time_s - ch[1].time_s;
+                assert!(
+                    (3.0..=61.0).contains(&back),
+                    "seed {seed}: back for {back} s"
+                );
+                assert!((ch[1].time_s - manip).abs() < 3.0);
+                assert!(t.final_disappearance(c).is_some());
+            }
+            let t = truth(Scenario::LastingReturn, seed, 600.0);
+            for &c in &t.lsr_channels {
+                assert_eq!(
+                    kinds(&t, c),
+                    [ChangeKind::Disappeared, ChangeKind::Returned]
+                );
+                assert!(*amps(&t, c).last().unwrap() > 0.0);
+                assert!(t.final_disappearance(c).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn two_vessels_halves_then_goes_after_the_second() {
+        for seed in SEEDS {
+            let t = truth(Scenario::TwoVessels, seed, 600.0);
+            let pad = t.marker_time("pad placed").unwrap();
+            let second = t.marker_time("second vessel").unwrap();
+            for &c in &t.lsr_channels {
+                let before = median_between(&t, c, 0.0, t.marker_time("dura opened").unwrap());
+                let between = median_between(&t, c, pad + 5.0, second);
+                assert!(
+                    (0.3..0.75).contains(&(between / before)),
+                    "seed {seed}: {}",
+                    between / before
+                );
+                let d = t.final_disappearance(c).unwrap();
+                let i2 = t.first_stimulus_after(second).unwrap();
+                assert!((i2..=i2 + 2).contains(&(d.stim_index as usize)));
+            }
+        }
+    }
+
+    #[test]
+    fn relaxant_abolishes_both_responses_then_both_recover() {
+        for seed in SEEDS {
+            let t = truth(Scenario::Relaxant, seed, 600.0);
+            let given = t.marker_time("relaxant given").unwrap();
+            let pad = t.marker_time("pad placed").unwrap();
+            let block = t.blockade.unwrap();
+            assert!(block.start_s > given && block.end_s < pad);
+            let base = median(
+                t.stimuli
+                    .iter()
+                    .filter(|s| s.time_s < given)
+                    .map(|s| s.direct_p2p_uv)
+                    .collect(),
+            );
+            for s in &t.stimuli {
+                if s.direct_abolished {
+                    assert!(s.direct_p2p_uv < 0.25 * base);
+                    for &c in &t.lsr_channels {
+                        assert!(t.sweep(s.index as usize, c).unwrap().direct_abolished);
+                    }
+                }
+            }
+            assert!(t.stimuli.iter().filter(|s| s.direct_abolished).count() >= 10);
+            // Recovered before the pad: direct response back to the patient's own.
+            let i = t.first_stimulus_after(pad).unwrap() - 1;
+            assert!(t.stimuli[i].direct_p2p_uv > 0.8 * base);
+            for &c in &t.lsr_channels {
+                let ch = t.changes_of(c);
+                assert_eq!(
+                    kinds(&t, c),
+                    [
+                        ChangeKind::Disappeared,
+                        ChangeKind::Returned,
+                        ChangeKind::Disappeared
+                    ]
+                );
+                // The first "disappearance" is blockade: the direct response went too.
+                assert!(ch[0].time_s > given && ch[0].time_s < block.end_s);
+                assert!(t.stimuli[ch[0].stim_index as usize].direct_p2p_uv < 0.5 * base);
+                assert!(ch[0].direct_abolished);
+                // It comes back while the block wears off (the muscle answers again).
+                assert!(
+                    ch[1].time_s > ch[0].time_s
+                        && ch[1].time_s <= block.end_s + 1.5
+                        && ch[1].time_s < pad
+                );
+                let d = t.final_disappearance(c).unwrap();
+                assert!(d.time_s >= pad && !d.direct_abolished);
             }
         }
     }

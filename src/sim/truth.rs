@@ -14,7 +14,8 @@ use std::sync::Arc;
 use crate::model::{Branch, Marker, Muscle};
 
 use super::config::{RAIL_HIGH, RAIL_LOW, UV_PER_COUNT};
-use super::physiology::{Physiology, ABOLISHED_FRACTION, MUAP_MAX_S, PULSE_WIDTH_S, STIM_SPAN_S};
+use super::episodes::MUAP_MAX_S;
+use super::physiology::{Physiology, ABOLISHED_FRACTION, PULSE_WIDTH_S, STIM_SPAN_S};
 use super::render::Renderer;
 use super::scenario::Scenario;
 
@@ -177,7 +178,7 @@ pub struct GapTruth {
 }
 
 /// Everything true about the simulated case.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Truth {
     pub scenario: Scenario,
     pub seed: u64,
@@ -200,6 +201,23 @@ pub struct Truth {
     /// From the first to the last stimulus whose direct response was abolished.
     pub blockade: Option<Span>,
     phys: Arc<Physiology>,
+}
+
+impl std::fmt::Debug for Truth {
+    /// A summary: the lists of a long case are long (read the fields for details).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Truth")
+            .field("scenario", &self.scenario)
+            .field("seed", &self.seed)
+            .field("sample_rate_hz", &self.sample_rate_hz)
+            .field("duration_s", &self.duration_s)
+            .field("stimuli", &self.stimuli.len())
+            .field("channels", &self.channels)
+            .field("markers", &self.markers)
+            .field("changes", &self.changes)
+            .field("blockade", &self.blockade)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Truth {
@@ -462,7 +480,8 @@ impl Truth {
     ) -> Vec<f32> {
         if stim_index >= self.stimuli.len()
             || channel >= self.channels.len()
-            || !(sample_rate_hz > 0.0)
+            || sample_rate_hz.is_nan()
+            || sample_rate_hz <= 0.0
         {
             return Vec::new();
         }
@@ -632,4 +651,191 @@ fn find_saturation(phys: &Arc<Physiology>) -> Vec<SaturationTruth> {
     }
     out.sort_by(|a, b| a.span.start_s.total_cmp(&b.span.start_s));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{Episode, SimConfig, SimPatient};
+    use crate::source::Source;
+
+    fn truth(scenario: Scenario, seed: u64, duration: f64) -> Truth {
+        SimPatient::new(SimConfig::quiet(scenario, seed, 5000.0, duration))
+            .unwrap()
+            .truth()
+            .clone()
+    }
+
+    #[test]
+    fn onset_and_p2p_truth_match_the_waveform() {
+        let t = truth(Scenario::Persistent, 4, 120.0);
+        let fs = 48_000.0;
+        for i in [3, 17, 40, 90] {
+            for &c in &t.lsr_channels {
+                let s = t.sweep(i, c).unwrap();
+                let w = t.lsr_waveform(i, c, fs, 20.0, 60.0);
+                assert_eq!(w.len(), (80.0e-3 * fs) as usize);
+                let pre = (20.0e-3 * fs) as usize;
+                let first = w.iter().position(|&x| x != 0.0).unwrap();
+                let onset = (first as f64 - pre as f64) / fs * 1e3;
+                assert!(
+                    onset >= f64::from(s.onset_ms)
+                        && onset - f64::from(s.onset_ms) <= 1e3 / fs + 1e-9,
+                    "{onset} vs {}",
+                    s.onset_ms
+                );
+                assert!((9.0 - 1.6..10.5 + 1.6).contains(&onset));
+                let hi = w.iter().cloned().fold(f32::MIN, f32::max);
+                let lo = w.iter().cloned().fold(f32::MAX, f32::min);
+                assert!(
+                    ((hi - lo) / s.lsr_p2p_uv - 1.0).abs() < 0.01,
+                    "{} vs {}",
+                    hi - lo,
+                    s.lsr_p2p_uv
+                );
+                // The first phase is a clear half-cycle: 1-2 ms of one sign.
+                let sign = w[first].signum();
+                let run =
+                    w[first..].iter().take_while(|x| x.signum() == sign).count() as f64 / fs * 1e3;
+                assert!((0.9..=2.1).contains(&run), "first phase {run} ms");
+            }
+        }
+        assert!(t
+            .lsr_waveform(0, 0, fs, 10.0, 10.0)
+            .iter()
+            .all(|&x| x == 0.0));
+        assert!(t.lsr_waveform(100_000, 1, fs, 10.0, 10.0).is_empty());
+    }
+
+    /// The stream really carries the LSR the truth describes: with noise, mains and drift off,
+    /// a persistent case minus the same patient without LSR leaves exactly the LSR waveform.
+    #[test]
+    fn the_rendered_lsr_is_the_truth_waveform() {
+        let fs = 10_000.0;
+        let quiet = |s| SimConfig {
+            noise_uv: 0.0,
+            mains_uv: 0.0,
+            ..SimConfig::quiet(s, 7, fs, 20.0)
+        };
+        let mut a = SimPatient::new(quiet(Scenario::Persistent)).unwrap();
+        let mut b = SimPatient::new(quiet(Scenario::NoBaseline)).unwrap();
+        let n = 200_000;
+        let (mut va, mut vb) = (vec![0.0; 4 * n], vec![0.0; 4 * n]);
+        let mut ev = Vec::new();
+        assert_eq!(a.read(&mut va, &mut ev).unwrap(), n);
+        assert_eq!(b.read(&mut vb, &mut ev).unwrap(), n);
+        let t = a.truth();
+        for i in [2, 8, 15] {
+            let s = t.stimuli[i];
+            let start = s.time_s * fs;
+            let k0 = start.floor() as usize - 100;
+            for &c in &t.lsr_channels {
+                let w = t.lsr_waveform(i, c, fs, 0.0, 60.0);
+                let mut worst = 0.0_f64;
+                for k in k0..k0 + 700 {
+                    let diff = f64::from(va[4 * k + c] - vb[4 * k + c]) * UV_PER_COUNT;
+                    let tau = k as f64 / fs - s.time_s;
+                    // The truth waveform at the sample time (frame grid, not the stimulus grid).
+                    let expect = if tau < 0.0 {
+                        0.0
+                    } else {
+                        t.phys.lsr_wave(i, c).value(tau)
+                    };
+                    worst = worst.max((diff - expect).abs());
+                }
+                assert!(
+                    worst <= UV_PER_COUNT * 1.01,
+                    "stim {i} ch {c}: off by {worst} µV"
+                );
+                assert!(w.iter().any(|&x| x.abs() > 10.0));
+            }
+        }
+    }
+
+    #[test]
+    fn saturation_truth_is_exactly_the_clipping_in_the_stream() {
+        let cfg = SimConfig {
+            electrode_pops: 4,
+            ..SimConfig::quiet(Scenario::Abrupt, 13, 5000.0, 60.0)
+        };
+        let mut p = SimPatient::new(cfg).unwrap();
+        let t = p.truth().clone();
+        assert!(!t.saturation.is_empty());
+        let mut v = vec![0.0; 4 * 300_000];
+        let mut ev = Vec::new();
+        assert_eq!(p.read(&mut v, &mut ev).unwrap(), 300_000);
+        let fs = 5000.0;
+        for c in 0..3 {
+            for k in 0..300_000 {
+                let x = v[4 * k + c];
+                let tm = k as f64 / fs;
+                let i = t.stimuli.partition_point(|s| s.time_s <= tm + 1.0 / fs);
+                let near_stim = i > 0 && tm < t.stimuli[i - 1].time_s + ARTIFACT_CLIP_MS * 1e-3;
+                let clipped = !near_stim && (x <= RAIL_LOW as f32 || x >= RAIL_HIGH as f32);
+                let listed = t.saturation.iter().any(|s| {
+                    s.channel == c && tm >= s.span.start_s - 1e-9 && tm < s.span.end_s - 1e-9
+                });
+                assert_eq!(clipped, listed, "ch {c} frame {k}");
+            }
+        }
+        for s in &t.saturation {
+            let i = t.first_stimulus_after(s.span.start_s).unwrap();
+            let sw = t.sweep(i, s.channel).unwrap();
+            if sw.time_s - 0.1 < s.span.end_s {
+                assert_eq!(sw.contamination, Some(Contamination::Saturation));
+            }
+        }
+    }
+
+    #[test]
+    fn contamination_names_what_spoils_a_sweep() {
+        let cfg = SimConfig {
+            bursts_per_min: 5.0,
+            cautery_times: vec![Episode {
+                start_s: 100.0,
+                duration_s: 3.0,
+            }],
+            gaps: vec![Episode {
+                start_s: 200.0,
+                duration_s: 0.2,
+            }],
+            ..SimConfig::quiet(Scenario::Persistent, 3, 5000.0, 300.0)
+        };
+        let t = SimPatient::new(cfg).unwrap().truth().clone();
+        let i = t.first_stimulus_after(101.0).unwrap();
+        assert_eq!(
+            t.sweep(i, 1).unwrap().contamination,
+            Some(Contamination::Cautery)
+        );
+        let g = t.first_stimulus_after(199.5).unwrap();
+        assert_eq!(
+            t.sweep_in(g, 2, 100.0, 1000.0).unwrap().contamination,
+            Some(Contamination::Gap)
+        );
+        let b = t
+            .bursts
+            .iter()
+            .find(|b| b.span.start_s > 110.0 && b.span.start_s < 190.0 && b.channel != 0)
+            .unwrap();
+        let k = t.first_stimulus_after(b.span.start_s).unwrap();
+        assert_eq!(
+            t.sweep_in(k, b.channel, 2000.0, 10.0)
+                .unwrap()
+                .contamination,
+            Some(Contamination::Burst)
+        );
+        // A sweep far from everything is clean.
+        let clean = (0..t.stimuli.len())
+            .filter(|&i| t.sweep(i, 1).unwrap().contamination.is_none())
+            .count();
+        assert!(clean > t.stimuli.len() / 2);
+        assert!(
+            t.sweep(0, 3).is_none(),
+            "the trigger channel has no sweep truth"
+        );
+        assert_eq!(
+            t.contamination(1, 50.0, 50.0 + 1e-6),
+            t.contamination(1, 50.0, 50.0 + 1e-6)
+        );
+    }
 }

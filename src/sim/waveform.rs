@@ -201,17 +201,17 @@ pub(crate) fn lsr_wave(
         .min(0.5 * duration);
     let mut durs = [0.0_f64; 8];
     let mut rest_total = 0.0;
-    for (i, d) in durs.iter_mut().enumerate().take(n).skip(1) {
-        *d = p.pattern.weights[i] * (1.0 + 0.1 * r.normal()).clamp(0.7, 1.3);
+    for (d, wt) in durs.iter_mut().zip(&p.pattern.weights).take(n).skip(1) {
+        *d = wt * (1.0 + 0.1 * r.normal()).clamp(0.7, 1.3);
         rest_total += *d;
     }
     let mut w = Wave::starting_at(onset);
-    for i in 0..n.min(durs.len()) {
-        let amp = p.pattern.amps[i] * (1.0 + 0.15 * r.normal()).clamp(0.3, 1.7);
+    for (i, (a, d)) in p.pattern.amps.iter().zip(&durs).enumerate() {
+        let amp = a * (1.0 + 0.15 * r.normal()).clamp(0.3, 1.7);
         let dur = if i == 0 {
             first
         } else {
-            (duration - first) * durs[i] / rest_total
+            (duration - first) * d / rest_total
         };
         w.push(dur, amp);
     }
