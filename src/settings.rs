@@ -79,8 +79,10 @@ pub struct ConditioningSettings {
     pub artifact_blank_ms: f64,
     /// Also blank this long before the stimulus time, ms (trigger jitter, pulse width).
     pub artifact_pre_blank_ms: f64,
-    /// Band-pass corners of the linear-phase FIR, Hz. The high corner is capped at 45% of
-    /// the sample rate.
+    /// Corners of the linear-phase FIR, Hz. The high corner is capped at 45% of the sample
+    /// rate. The high-pass side of the band-pass is normally the least-squares offset and
+    /// drift fit (0 here): an FIR high-pass is linear-phase, so it spreads the slow part of a
+    /// response *before* it and makes onsets early. Set a corner only if drift remains.
     pub highpass_hz: f64,
     pub lowpass_hz: f64,
     /// Length of the band-pass FIR, ms (the same filter in time at every sample rate).
@@ -96,9 +98,9 @@ impl Default for ConditioningSettings {
         Self {
             artifact_blank_ms: 2.0,
             artifact_pre_blank_ms: 0.2,
-            highpass_hz: 30.0,
+            highpass_hz: 0.0,
             lowpass_hz: 3000.0,
-            fir_length_ms: 40.0,
+            fir_length_ms: 4.0,
             mains: Mains::Auto,
             mains_harmonics: 7,
         }
@@ -162,9 +164,14 @@ pub struct MeasureSettings {
     pub noise_span_ms: [f64; 2],
     /// Onset: the smoothed rectified signal must exceed this many noise RMS ...
     pub onset_threshold_noise: f64,
-    /// ... for at least this long, ms; the onset is then traced back to where it left the
-    /// noise.
+    /// ... for at least this long, ms; the onset is then traced back to the zero crossing
+    /// that starts that phase, and through earlier phases that reach
+    /// `onset_phase_noise` x the noise RMS and last `onset_min_phase_ms`, at most
+    /// `onset_max_back_ms` back.
     pub onset_min_duration_ms: f64,
+    pub onset_phase_noise: f64,
+    pub onset_min_phase_ms: f64,
+    pub onset_max_back_ms: f64,
 }
 
 impl Default for MeasureSettings {
@@ -172,11 +179,14 @@ impl Default for MeasureSettings {
         Self {
             lsr_window_ms: [6.0, 40.0],
             direct_window_ms: [2.0, 15.0],
-            crosstalk_fit_ms: [2.2, 6.5],
+            crosstalk_fit_ms: [3.0, 7.0],
             crosstalk_max_lag_ms: 0.3,
-            noise_span_ms: [-75.0, -20.0],
+            noise_span_ms: [-90.0, -5.0],
             onset_threshold_noise: 4.0,
             onset_min_duration_ms: 0.5,
+            onset_phase_noise: 2.5,
+            onset_min_phase_ms: 0.4,
+            onset_max_back_ms: 6.0,
         }
     }
 }
@@ -310,7 +320,12 @@ impl Settings {
             "conditioning.artifact_blank_ms",
             c.artifact_blank_ms,
         );
-        pos(&mut p, "conditioning.highpass_hz", c.highpass_hz);
+        if !(c.highpass_hz.is_finite() && c.highpass_hz >= 0.0) {
+            p.push(format!(
+                "conditioning.highpass_hz must be 0 (none) or a positive number (got {})",
+                c.highpass_hz
+            ));
+        }
         pos(&mut p, "conditioning.lowpass_hz", c.lowpass_hz);
         pos(&mut p, "conditioning.fir_length_ms", c.fir_length_ms);
         pos(&mut p, "judge.snr_subwindow_ms", j.snr_subwindow_ms);

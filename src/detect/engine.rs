@@ -37,6 +37,10 @@ const MAINS_WINDOW_S: f64 = 0.5;
 const MAINS_EVERY_S: f64 = 2.0;
 /// Sweeps kept for noise levels before spontaneous activity is judged.
 const MIN_LEVELS: usize = 3;
+/// Recent stimuli remembered for the mains detector.
+const RECENT: usize = 16;
+/// Span around each stimulus bridged before mains detection, ms.
+const MAINS_SKIP_MS: [f64; 2] = [-1.0, 45.0];
 
 /// What the engine reports.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,6 +114,10 @@ pub struct Engine {
     mains_every: u64,
     next_mains: u64,
     run_scratch: Vec<f32>,
+    /// Frame times of the most recent stimuli (their artifacts and responses are bridged
+    /// out of the stretch the mains detector looks at).
+    recent_stims: [f64; RECENT],
+    recent_count: usize,
     counters: EngineCounters,
     found: Vec<f64>,
 }
@@ -178,6 +186,8 @@ impl Engine {
         Ok(Self {
             fs,
             run_scratch: vec![0.0; run_item],
+            recent_stims: [f64::NAN; RECENT],
+            recent_count: 0,
             mains_scratch: vec![0.0; mains_window],
             mains_window,
             mains_every: (MAINS_EVERY_S * fs).round() as u64,
@@ -411,6 +421,8 @@ impl Engine {
             pulse_width_s,
         };
         self.counters.stimuli += 1;
+        self.recent_stims[self.recent_count % RECENT] = frame_time;
+        self.recent_count += 1;
         let slot = (self.pending_head + self.pending_len) % PENDING;
         self.pending[slot] = Some(stim);
         self.pending_len += 1;
@@ -455,6 +467,23 @@ impl Engine {
             .copy(self.mains_channel, start, &mut self.mains_scratch)
         {
             return;
+        }
+        // Stimulus artifacts are mV-sized and broadband: bridge them (and the responses)
+        // out, or they raise the periodogram's floor above the hum.
+        let (a, b) = (
+            MAINS_SKIP_MS[0] * self.fs / 1000.0,
+            MAINS_SKIP_MS[1] * self.fs / 1000.0,
+        );
+        let len = self.mains_scratch.len();
+        for &t in &self.recent_stims {
+            if !t.is_finite() {
+                continue;
+            }
+            let lo = (t + a - start as f64).floor().max(0.0) as usize;
+            let hi = (t + b - start as f64).ceil().max(0.0) as usize;
+            if lo < len && hi > 0 {
+                crate::dsp::blank::bridge(&mut self.mains_scratch, lo..hi.min(len));
+            }
         }
         let est = det.detect(&self.mains_scratch);
         let was = (self.mains_decided, self.mains_hz);

@@ -71,104 +71,305 @@ pub fn max_window_rms(x: &[f32], len: usize, step: usize) -> f32 {
     (best / len as f64).sqrt() as f32
 }
 
-/// Onset of a response inside `window` (indices into `x`): the first index from which a
-/// centred moving average of |x| over `smooth` samples stays at or above `threshold` for
-/// `min_len` samples, traced back to where that average was last below `floor`. `env` is
-/// scratch at least as long as `x`.
-pub fn onset(
-    x: &[f32],
-    window: Range<usize>,
-    smooth: usize,
-    threshold: f32,
-    floor: f32,
-    min_len: usize,
-    env: &mut [f32],
-) -> Option<usize> {
+/// Parameters of [`onset`], in samples and microvolts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OnsetParams {
+    /// Width of the moving average of |x| used for detection.
+    pub smooth: usize,
+    /// Detection threshold of that average.
+    pub threshold: f32,
+    /// Noise RMS.
+    pub noise: f32,
+    /// Smallest peak of an earlier phase that still belongs to the response.
+    pub phase_min: f32,
+    /// Samples the average must stay above the threshold.
+    pub min_len: usize,
+    /// Furthest the onset may lie before the detection.
+    pub max_back: usize,
+    /// Shortest earlier phase that still belongs to the response.
+    pub min_phase: usize,
+}
+
+/// Onset of a response inside `window` (indices into `x`), as a fractional index.
+///
+/// 1. *Detection:* the first index from which a centred moving average of |x| over `smooth`
+///    samples stays at or above `threshold` for `min_len` samples.
+/// 2. *Back to the first deflection:* from there, back to the zero crossing that starts that
+///    phase (linear interpolation between the two samples around it), then through earlier
+///    phases as long as each reaches `phase_min` and lasts `min_phase` samples (a real phase
+///    of the response, not noise) and the onset stays inside the window and within
+///    `max_back` samples of the detection.
+///
+/// The response's first phase rises from the baseline, so the zero crossing is where it
+/// leaves it. `env` is scratch at least as long as `x`.
+pub fn onset(x: &[f32], window: Range<usize>, p: &OnsetParams, env: &mut [f32]) -> Option<f64> {
+    let OnsetParams {
+        smooth,
+        threshold,
+        noise,
+        phase_min,
+        min_len,
+        max_back,
+        min_phase,
+    } = *p;
     let end = window.end.min(x.len()).min(env.len());
     let start = window.start.min(end);
     if start >= end {
         return None;
     }
-    // Centred moving average of |x|, computed from a little before the window so the
-    // back-trace can run past its start.
     let half = smooth / 2;
-    let from = start.saturating_sub(smooth * 4 + half);
-    for (i, e) in env.iter_mut().enumerate().take(end).skip(from) {
+    for (i, e) in env.iter_mut().enumerate().take(end).skip(start) {
         let a = i.saturating_sub(half);
         let b = (i + half + 1).min(x.len());
         let s: f32 = x[a..b].iter().map(|v| v.abs()).sum();
         *e = s / (b - a) as f32;
     }
     let mut run = 0usize;
-    let mut i = start;
-    while i < end {
+    let mut detected = None;
+    for i in start..end {
         if env[i] >= threshold {
             run += 1;
             if run >= min_len.max(1) {
-                let first = i + 1 - run;
-                let mut j = first;
-                while j > from && env[j - 1] >= floor {
-                    j -= 1;
-                }
-                return Some(j.max(start.saturating_sub(smooth)));
+                detected = Some(i + 1 - run);
+                break;
             }
         } else {
             run = 0;
         }
-        i += 1;
     }
-    None
+    let det = detected?;
+    let floor = det.saturating_sub(max_back).max(start);
+    // From here on, phases are followed on a signed moving average (same width), so that a
+    // noise sample crossing zero does not split a phase.
+    for (i, e) in env.iter_mut().enumerate().take(end).skip(floor) {
+        let a = i.saturating_sub(half);
+        let b = (i + half + 1).min(x.len());
+        let s: f32 = x[a..b].iter().sum();
+        *e = s / (b - a) as f32;
+    }
+    let sm = &env[..end];
+    // The sample of largest magnitude near the detection fixes the phase we are in.
+    let look = (det + smooth + 1).min(end);
+    let mut k = det;
+    for i in det..look {
+        if sm[i].abs() > sm[k].abs() {
+            k = i;
+        }
+    }
+    let mut onset = rising_edge(x, sm, k, floor, noise);
+    // Earlier phases that are clearly part of the response: a phase of the other sign, ending
+    // where this one starts, whose peak reaches `phase_min` and that lasts `min_phase`.
+    // Noise blips shorter than `min_phase` do not split a phase.
+    loop {
+        let before = onset.floor() as usize;
+        if before <= floor {
+            break;
+        }
+        let cur = sm[k].signum();
+        let begin = phase_start(sm, before, floor, cur, min_phase);
+        if begin <= floor {
+            break;
+        }
+        let prev_end = begin - 1;
+        if sm[prev_end].signum() != -cur {
+            break;
+        }
+        let prev_start = phase_start(sm, prev_end, floor, -cur, min_phase);
+        let mut peak = prev_end;
+        for j in prev_start..=prev_end {
+            if -cur * sm[j] > -cur * sm[peak] {
+                peak = j;
+            }
+        }
+        if -cur * sm[peak] < phase_min || prev_end - prev_start + 1 < min_phase {
+            break;
+        }
+        k = peak;
+        onset = rising_edge(x, sm, k, floor, noise);
+    }
+    Some(onset.max(start as f64))
 }
 
-/// Least-squares fit of `x ≈ gain · d(· − lag)` over `fit`, for lags in `-max_lag..=max_lag`
-/// samples; returns the (gain, lag) with the smallest residual, or (0, 0) when `d` is flat.
-pub fn fit_crosstalk(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) -> (f32, isize) {
-    let mut best = (0.0f32, 0isize);
+/// First index of the phase of sign `sign` that contains `j`, walking back (not before
+/// `floor`); runs of the other sign shorter than `blip` samples do not end it.
+fn phase_start(sm: &[f32], j: usize, floor: usize, sign: f32, blip: usize) -> usize {
+    let mut i = j;
+    while i > floor {
+        if sm[i - 1].signum() == sign {
+            i -= 1;
+            continue;
+        }
+        // A run of the other sign: is it a blip with this sign again before it?
+        let mut r = i - 1;
+        while r > floor && sm[r].signum() != sign && i - r < blip {
+            r -= 1;
+        }
+        if sm[r].signum() == sign && i - r <= blip {
+            i = r;
+        } else {
+            break;
+        }
+    }
+    i
+}
+
+/// Where the phase whose extremum is at `k` leaves the baseline: walk back from the peak
+/// while the signal stays above 2 x `noise` (same sign), then extend the rising
+/// edge (a straight line through its first samples, up to 6 x `noise`) to zero. A straight
+/// edge cannot be pulled early by a noise sample of the same sign just before it, as a zero
+/// crossing can. Returns a fractional index, not before `floor`.
+fn rising_edge(x: &[f32], sm: &[f32], k: usize, floor: usize, noise: f32) -> f64 {
+    // The phase's sign and size come from the smoothed signal; the edge is read on the raw
+    // one (smoothing rounds the very start of an edge and moves it early).
+    let s = sm[k].signum();
+    let peak = s * sm[k];
+    let lo = 2.0 * noise;
+    let mut start = k;
+    while start > floor && s * sm[start - 1] > lo {
+        start -= 1;
+    }
+    // The edge's straight part: from 15 % to 45 % of the peak (and clear of the noise). The
+    // very start of an edge is rounded by the low-pass and the smoothing, the top of a phase
+    // by its own curvature; a sine's first 45 % is straight within 5 %. The samples are
+    // chosen on the smoothed signal (robust to noise) and fitted on the raw one (unbiased).
+    let a = lo.max(0.15 * peak);
+    let b = (6.0 * noise).max(0.45 * peak).max(a);
+    let mut j0 = start;
+    while j0 < k && s * sm[j0] < a {
+        j0 += 1;
+    }
+    let mut j1 = j0;
+    while j1 < k && s * sm[j1] < b {
+        j1 += 1;
+    }
+    let j1 = j1.max(j0 + 1).min(x.len() - 1);
+    let origin = start;
+    let n = (j1 - j0 + 1) as f64;
+    let (mut st, mut sx, mut stt, mut stx) = (0.0, 0.0, 0.0, 0.0);
+    for i in j0..=j1 {
+        let t = (i - j0) as f64;
+        let v = (s * x[i]) as f64;
+        st += t;
+        sx += v;
+        stt += t * t;
+        stx += t * v;
+    }
+    let den = n * stt - st * st;
+    let slope = if den > 0.0 {
+        (n * stx - st * sx) / den
+    } else {
+        0.0
+    };
+    let icept = (sx - slope * st) / n;
+    let back = if slope > 0.0 { icept / slope } else { 0.0 };
+    // The extension may not reach further back than the edge is long plus one sample.
+    let back = back.clamp(0.0, (j0 - origin) as f64 + 2.0);
+    (j0 as f64 - back).max(floor as f64)
+}
+
+/// Crosstalk model: `x(t) ≈ Σ_k taps[k] · d(t − lag − (k − 1))`, a 3-tap filter on the
+/// reference at an integer lag. Three taps absorb a fractional delay (volume conduction is
+/// not sample-aligned, and at 5 kHz half a sample is 0.1 ms) and mild smoothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Crosstalk {
+    pub taps: [f32; 3],
+    pub lag: isize,
+}
+
+impl Crosstalk {
+    /// Overall gain (sum of the taps).
+    pub fn gain(&self) -> f32 {
+        self.taps.iter().sum()
+    }
+}
+
+fn at(d: &[f32], j: isize) -> f64 {
+    if j >= 0 && (j as usize) < d.len() {
+        d[j as usize] as f64
+    } else {
+        0.0
+    }
+}
+
+/// Solves the 3x3 system `a · x = b` (Gaussian elimination with partial pivoting); None
+/// when singular.
+fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
+    for col in 0..3 {
+        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-12 * (1.0 + a[0][0].abs() + a[1][1].abs() + a[2][2].abs()) {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for r in col + 1..3 {
+            let f = a[r][col] / a[col][col];
+            for c in col..3 {
+                a[r][c] -= f * a[col][c];
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; 3];
+    for r in (0..3).rev() {
+        let mut s = b[r];
+        for c in r + 1..3 {
+            s -= a[r][c] * x[c];
+        }
+        x[r] = s / a[r][r];
+    }
+    Some(x)
+}
+
+/// Least-squares fit of the crosstalk of reference `d` in `x` over `fit`, for integer lags
+/// in `-max_lag..=max_lag`; the lag with the smallest residual wins. A flat reference gives
+/// no crosstalk (all taps 0).
+pub fn fit_crosstalk(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) -> Crosstalk {
+    let mut best = Crosstalk::default();
     let mut best_res = f64::INFINITY;
-    let n = x.len().min(d.len());
-    if fit.end > n || fit.start >= fit.end {
+    if fit.end > x.len() || fit.start >= fit.end {
         return best;
     }
     let ml = max_lag as isize;
     for lag in -ml..=ml {
-        let mut xd = 0.0f64;
-        let mut dd = 0.0f64;
+        let mut g = [[0.0f64; 3]; 3];
+        let mut b = [0.0f64; 3];
         let mut xx = 0.0f64;
         for i in fit.clone() {
             let j = i as isize - lag;
-            let dv = if j >= 0 && (j as usize) < n {
-                d[j as usize] as f64
-            } else {
-                0.0
-            };
+            let r = [at(d, j + 1), at(d, j), at(d, j - 1)];
             let xv = x[i] as f64;
-            xd += xv * dv;
-            dd += dv * dv;
             xx += xv * xv;
+            for p in 0..3 {
+                b[p] += r[p] * xv;
+                for q in 0..3 {
+                    g[p][q] += r[p] * r[q];
+                }
+            }
         }
-        if dd <= 0.0 {
-            continue;
-        }
-        let g = xd / dd;
-        let res = xx - g * xd;
+        let Some(t) = solve3(g, b) else { continue };
+        let res = xx - (t[0] * b[0] + t[1] * b[1] + t[2] * b[2]);
         if res < best_res {
             best_res = res;
-            best = (g as f32, lag);
+            best = Crosstalk {
+                taps: [t[0] as f32, t[1] as f32, t[2] as f32],
+                lag,
+            };
         }
     }
     best
 }
 
-/// `x[i] -= gain · d[i − lag]` for every i where d is defined.
-pub fn subtract_scaled(x: &mut [f32], d: &[f32], gain: f32, lag: isize) {
-    if gain == 0.0 {
+/// Subtracts the fitted crosstalk of `d` from `x` everywhere.
+pub fn subtract_crosstalk(x: &mut [f32], d: &[f32], c: &Crosstalk) {
+    if c.taps == [0.0; 3] {
         return;
     }
     for (i, v) in x.iter_mut().enumerate() {
-        let j = i as isize - lag;
-        if j >= 0 && (j as usize) < d.len() {
-            *v -= gain * d[j as usize];
-        }
+        let j = i as isize - c.lag;
+        let y = c.taps[0] as f64 * at(d, j + 1)
+            + c.taps[1] as f64 * at(d, j)
+            + c.taps[2] as f64 * at(d, j - 1);
+        *v -= y as f32;
     }
 }
 
@@ -254,9 +455,40 @@ mod tests {
             x[200 + i] = 100.0 * (std::f32::consts::PI * i as f32 / 40.0).sin();
         }
         let mut env = vec![0.0; 600];
-        let on = onset(&x, 100..500, 5, 20.0, 1.0, 10, &mut env).unwrap();
-        assert!((198..=202).contains(&on), "onset {on}");
-        assert_eq!(onset(&x, 300..500, 5, 20.0, 1.0, 10, &mut env), None);
+        let p = OnsetParams {
+            smooth: 5,
+            threshold: 20.0,
+            noise: 1.0,
+            phase_min: 10.0,
+            min_len: 10,
+            max_back: 100,
+            min_phase: 5,
+        };
+        let on = onset(&x, 100..500, &p, &mut env).unwrap();
+        assert!((on - 200.0).abs() < 0.2, "onset {on}");
+        assert_eq!(onset(&x, 300..500, &p, &mut env), None);
+        // A small first phase of the other sign, then the big one: the onset is the first.
+        let mut y = vec![0.0f32; 600];
+        for i in 0..20 {
+            y[300 + i] = -15.0 * (std::f32::consts::PI * i as f32 / 20.0).sin();
+        }
+        for i in 0..40 {
+            y[320 + i] = 100.0 * (std::f32::consts::PI * i as f32 / 40.0).sin();
+        }
+        let on = onset(&y, 100..500, &p, &mut env).unwrap();
+        assert!((on - 300.0).abs() < 0.2, "onset {on}");
+        // ... unless that phase is no bigger than noise.
+        let on = onset(
+            &y,
+            100..500,
+            &OnsetParams {
+                phase_min: 20.0,
+                ..p
+            },
+            &mut env,
+        )
+        .unwrap();
+        assert!((on - 320.0).abs() < 0.2, "onset {on}");
     }
 
     #[test]
@@ -273,11 +505,24 @@ mod tests {
                 x[i] = 0.05 * d[i - 2];
             }
         }
-        let (g, lag) = fit_crosstalk(&x, &d, 60..160, 4);
-        assert_eq!(lag, 2);
-        assert!((g - 0.05).abs() < 1e-4);
-        subtract_scaled(&mut x, &d, g, lag);
+        let c = fit_crosstalk(&x, &d, 60..160, 4);
+        assert!((c.gain() - 0.05).abs() < 1e-4, "{c:?}");
+        subtract_crosstalk(&mut x, &d, &c);
         assert!(rms(&x) < 1e-3);
+        // A fractional delay (half a sample, by linear interpolation) is absorbed too.
+        let mut y = vec![0.0f32; 400];
+        for i in 1..400 {
+            y[i] = 0.04 * 0.5 * (d[i] + d[i - 1]);
+        }
+        let before = rms(&y);
+        let c = fit_crosstalk(&y, &d, 60..160, 4);
+        subtract_crosstalk(&mut y, &d, &c);
+        assert!(
+            rms(&y) < 1e-3 * before,
+            "residual {} of {}",
+            rms(&y),
+            before
+        );
     }
 
     #[test]

@@ -11,9 +11,13 @@
 //! 2. **The stimulus artifact is blanked** (bridged with a straight line) over the rejection
 //!    period, *before* any filter: a filtered millivolt spike becomes a slow tail through the
 //!    LSR window that looks like a response that never disappears.
-//! 3. **Band-pass** with a linear-phase FIR applied by FFT, its group delay compensated
+//! 3. **Low-pass** with a linear-phase FIR applied by FFT, its group delay compensated
 //!    exactly, so latencies are the same at every sample rate. Two channels share one complex
-//!    FFT. The same FFT gives the high-band energy that reveals electrocautery.
+//!    FFT. The same FFT gives the high-band energy that reveals electrocautery. Together with
+//!    step 1 this is the band-pass: its high-pass side is the offset-and-drift fit, which
+//!    cannot smear, because a linear-phase FIR high-pass spreads the slow part of the LSR
+//!    symmetrically in time and puts a precursor before it (an onset measured early). An FIR
+//!    high-pass corner can still be set (`conditioning.highpass_hz`).
 //! 4. **Crosstalk** of the direct response is fitted on the early window and subtracted (see
 //!    [`super::measure`]).
 //! 5. **Measures and judgement** per LSR channel (see [`SweepAnalyzer::judge`]).
@@ -166,8 +170,12 @@ impl SweepAnalyzer {
         let geo = Geometry::new(fs, s);
         let c = &s.conditioning;
         let taps_n = fir::taps_for_length(fs, c.fir_length_ms);
-        let taps = fir::bandpass(fs, c.highpass_hz, c.lowpass_hz, taps_n)
-            .map_err(|e| EngineError::Settings(format!("band-pass filter: {e}")))?;
+        let taps = if c.highpass_hz > 0.0 {
+            fir::bandpass(fs, c.highpass_hz, c.lowpass_hz, taps_n)
+        } else {
+            fir::lowpass(fs, c.lowpass_hz, taps_n)
+        }
+        .map_err(|e| EngineError::Settings(format!("conditioning filter: {e}")))?;
         let mut filter = SegmentFilter::new(&taps, geo.seg_len);
         filter
             .set_high_band(fs, s.judge.cautery_band_hz.min(0.45 * fs))
@@ -321,9 +329,9 @@ impl SweepAnalyzer {
             let fit = geo.at(frac, m.crosstalk_fit_ms[0])..geo.at(frac, m.crosstalk_fit_ms[1]);
             let max_lag = (m.crosstalk_max_lag_ms * geo.fs / 1000.0).round() as usize;
             let (x, dref) = two_mut(&mut self.seg, ch, d);
-            let (gain, lag) = measure::fit_crosstalk(x, dref, fit, max_lag);
-            measure::subtract_scaled(x, dref, gain, lag);
-            out.crosstalk_gain = gain;
+            let xt = measure::fit_crosstalk(x, dref, fit, max_lag);
+            measure::subtract_crosstalk(x, dref, &xt);
+            out.crosstalk_gain = xt.gain();
         }
         let x = &self.seg[ch];
         let noise = geo.noise(frac);
@@ -337,11 +345,18 @@ impl SweepAnalyzer {
         } else {
             0.0
         };
-        let smooth = ((0.3 * geo.fs / 1000.0).round() as usize).max(1);
-        let min_len = ((m.onset_min_duration_ms * geo.fs / 1000.0).round() as usize).max(1);
-        let thr = m.onset_threshold_noise as f32 * out.noise_rms;
-        out.onset_ms = measure::onset(x, win, smooth, thr, out.noise_rms, min_len, &mut self.env)
-            .map(|i| geo.ms_of(frac, i) as f32);
+        let samples = |ms: f64| ((ms * geo.fs / 1000.0).round() as usize).max(1);
+        let params = measure::OnsetParams {
+            smooth: samples(0.3),
+            threshold: m.onset_threshold_noise as f32 * out.noise_rms,
+            noise: out.noise_rms,
+            phase_min: m.onset_phase_noise as f32 * out.noise_rms,
+            min_len: samples(m.onset_min_duration_ms),
+            max_back: samples(m.onset_max_back_ms),
+            min_phase: samples(m.onset_min_phase_ms),
+        };
+        out.onset_ms = measure::onset(x, win, &params, &mut self.env)
+            .map(|i| ((i - geo.pre_n as f64 - frac) * 1000.0 / geo.fs) as f32);
         out
     }
 

@@ -141,6 +141,41 @@ pub fn bandpass(
     Ok(h)
 }
 
+/// Kaiser-windowed sinc low-pass with its −6 dB corner at `high_hz` (capped at 0.45 fs),
+/// DC gain exactly 1 (to float precision), symmetric, odd length.
+///
+/// This is the FIR side of the conditioning band-pass when its high-pass side is done by the
+/// least-squares offset and drift fit: a linear-phase high-pass spreads the slow part of a
+/// response symmetrically in time, so it would put a precursor deflection *before* the LSR
+/// and pull its onset early.
+pub fn lowpass(sample_rate_hz: f64, high_hz: f64, taps: usize) -> Result<Vec<f32>, DesignError> {
+    if !(sample_rate_hz.is_finite() && sample_rate_hz > 0.0) {
+        return Err(DesignError::BadSampleRate(sample_rate_hz));
+    }
+    if !(high_hz.is_finite() && high_hz > 0.0) {
+        return Err(DesignError::BadCorner {
+            low: 0.0,
+            high: high_hz,
+        });
+    }
+    if taps.is_multiple_of(2) {
+        return Err(DesignError::EvenTaps(taps));
+    }
+    if taps < 3 {
+        return Err(DesignError::TooFewTaps { taps, needed: 3 });
+    }
+    let high = effective_high_hz(sample_rate_hz, high_hz);
+    let window = kaiser_window(taps, KAISER_BETA);
+    let mut h: Vec<f32> = windowed_lowpass(&window, high / sample_rate_hz)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let centre = taps / 2;
+    let sum: f64 = h.iter().map(|&v| f64::from(v)).sum();
+    h[centre] = (f64::from(h[centre]) + 1.0 - sum) as f32;
+    Ok(h)
+}
+
 /// Windowed-sinc low-pass with cutoff `fc` (cycles per sample), normalised to DC gain 1.
 fn windowed_lowpass(window: &[f64], fc: f64) -> Vec<f64> {
     let centre = (window.len() as f64 - 1.0) / 2.0;
@@ -379,5 +414,22 @@ mod tests {
         );
         let msg = DesignError::EvenTaps(400).to_string();
         assert!(msg.contains("400") && msg.contains("odd"), "{msg}");
+    }
+
+    #[test]
+    fn lowpass_has_unity_dc_and_a_corner_at_the_setting() {
+        for fs in [5_000.0, 48_000.0] {
+            let taps = taps_for_length(fs, 4.0);
+            let h = lowpass(fs, 3000.0, taps).unwrap();
+            let dc: f64 = h.iter().map(|&v| f64::from(v)).sum();
+            assert!((dc - 1.0).abs() < 1e-6, "DC gain {dc}");
+            let corner = effective_high_hz(fs, 3000.0);
+            assert!((magnitude_at(&h, fs, corner) - 0.5).abs() < 0.02);
+            assert!(magnitude_at(&h, fs, 300.0) > 0.99);
+            for i in 0..h.len() / 2 {
+                assert_eq!(h[i], h[h.len() - 1 - i]);
+            }
+        }
+        assert!(lowpass(10_000.0, 3000.0, 4).is_err());
     }
 }
