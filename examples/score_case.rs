@@ -85,6 +85,18 @@ fn main() {
                     }
                     continue;
                 }
+                if std::env::var("NULL").is_ok() {
+                    if !truth_present && t.contamination.is_none() && !t.direct_abolished {
+                        println!(
+                            "NULL {:?} {:?} snr {:.3} p2p/noise {:.2}",
+                            r.status,
+                            r.reject_reason,
+                            r.snr,
+                            r.lsr_p2p_uv / r.noise_p2p_uv
+                        );
+                    }
+                    continue;
+                }
                 if std::env::var("ONSET").is_ok() {
                     if r.status == lsrmon::model::SweepStatus::Present
                         && truth_present

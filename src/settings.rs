@@ -196,7 +196,8 @@ impl Default for MeasureSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct JudgeSettings {
     /// A sweep is `present` when the RMS in the LSR window is at least this many times the
-    /// noise RMS ...
+    /// noise RMS (for noise 3 kHz wide; with a narrower band, as at 5 kHz sampling, the excess
+    /// over 1 is scaled by the square root of the bandwidth ratio) ...
     pub present_snr: f64,
     /// ... and `absent` only when it is at most this (between the two: equivocal, rejected).
     pub absent_snr: f64,

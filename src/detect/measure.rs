@@ -267,12 +267,17 @@ fn rising_edge(x: &[f32], sm: &[f32], k: usize, floor: usize, noise: f32) -> f64
     (j0 as f64 - back).max(floor as f64)
 }
 
-/// Crosstalk model: `x(t) ≈ Σ_k taps[k] · d(t − lag − (k − 1))`, a 3-tap filter on the
-/// reference at an integer lag. Three taps absorb a fractional delay (volume conduction is
-/// not sample-aligned, and at 5 kHz half a sample is 0.1 ms) and mild smoothing.
+/// Taps of the crosstalk model.
+pub const CROSSTALK_TAPS: usize = 5;
+const HALF_TAPS: isize = (CROSSTALK_TAPS / 2) as isize;
+
+/// Crosstalk model: `x(t) ≈ Σ_k taps[k] · d(t − lag − (k − 2))`, a short filter on the
+/// reference at an integer lag. The taps absorb a fractional delay (volume conduction is not
+/// sample-aligned, and at 5 kHz half a sample is 0.1 ms, a large error on a millivolt M wave)
+/// and mild smoothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Crosstalk {
-    pub taps: [f32; 3],
+    pub taps: [f32; CROSSTALK_TAPS],
     pub lag: isize,
 }
 
@@ -291,28 +296,31 @@ fn at(d: &[f32], j: isize) -> f64 {
     }
 }
 
-/// Solves the 3x3 system `a · x = b` (Gaussian elimination with partial pivoting); None
-/// when singular.
-fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
-    for col in 0..3 {
-        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[piv][col].abs() < 1e-12 * (1.0 + a[0][0].abs() + a[1][1].abs() + a[2][2].abs()) {
+type Mat = [[f64; CROSSTALK_TAPS]; CROSSTALK_TAPS];
+
+/// Solves `a · x = b` (Gaussian elimination with partial pivoting); None when singular.
+fn solve(mut a: Mat, mut b: [f64; CROSSTALK_TAPS]) -> Option<[f64; CROSSTALK_TAPS]> {
+    const N: usize = CROSSTALK_TAPS;
+    let scale: f64 = (0..N).map(|i| a[i][i].abs()).sum::<f64>() + 1.0;
+    for col in 0..N {
+        let piv = (col..N).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-12 * scale {
             return None;
         }
         a.swap(col, piv);
         b.swap(col, piv);
-        for r in col + 1..3 {
+        for r in col + 1..N {
             let f = a[r][col] / a[col][col];
-            for c in col..3 {
+            for c in col..N {
                 a[r][c] -= f * a[col][c];
             }
             b[r] -= f * b[col];
         }
     }
-    let mut x = [0.0; 3];
-    for r in (0..3).rev() {
+    let mut x = [0.0; N];
+    for r in (0..N).rev() {
         let mut s = b[r];
-        for c in r + 1..3 {
+        for c in r + 1..N {
             s -= a[r][c] * x[c];
         }
         x[r] = s / a[r][r];
@@ -324,36 +332,41 @@ fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
 /// in `-max_lag..=max_lag`; the lag with the smallest residual wins. A flat reference gives
 /// no crosstalk (all taps 0).
 pub fn fit_crosstalk(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) -> Crosstalk {
+    const N: usize = CROSSTALK_TAPS;
     let mut best = Crosstalk::default();
     let mut best_res = f64::INFINITY;
-    if fit.end > x.len() || fit.start >= fit.end {
+    if fit.end > x.len() || fit.start >= fit.end || fit.len() < 4 * N {
         return best;
     }
     let ml = max_lag as isize;
     for lag in -ml..=ml {
-        let mut g = [[0.0f64; 3]; 3];
-        let mut b = [0.0f64; 3];
+        let mut g: Mat = [[0.0; N]; N];
+        let mut b = [0.0f64; N];
         let mut xx = 0.0f64;
         for i in fit.clone() {
             let j = i as isize - lag;
-            let r = [at(d, j + 1), at(d, j), at(d, j - 1)];
+            let mut r = [0.0f64; N];
+            for (k, v) in r.iter_mut().enumerate() {
+                *v = at(d, j - (k as isize - HALF_TAPS));
+            }
             let xv = x[i] as f64;
             xx += xv * xv;
-            for p in 0..3 {
+            for p in 0..N {
                 b[p] += r[p] * xv;
-                for q in 0..3 {
+                for q in 0..N {
                     g[p][q] += r[p] * r[q];
                 }
             }
         }
-        let Some(t) = solve3(g, b) else { continue };
-        let res = xx - (t[0] * b[0] + t[1] * b[1] + t[2] * b[2]);
+        let Some(t) = solve(g, b) else { continue };
+        let res = xx - (0..N).map(|k| t[k] * b[k]).sum::<f64>();
         if res < best_res {
             best_res = res;
-            best = Crosstalk {
-                taps: [t[0] as f32, t[1] as f32, t[2] as f32],
-                lag,
-            };
+            let mut taps = [0.0f32; N];
+            for k in 0..N {
+                taps[k] = t[k] as f32;
+            }
+            best = Crosstalk { taps, lag };
         }
     }
     best
@@ -361,14 +374,17 @@ pub fn fit_crosstalk(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) ->
 
 /// Subtracts the fitted crosstalk of `d` from `x` everywhere.
 pub fn subtract_crosstalk(x: &mut [f32], d: &[f32], c: &Crosstalk) {
-    if c.taps == [0.0; 3] {
+    if c.taps.iter().all(|&t| t == 0.0) {
         return;
     }
     for (i, v) in x.iter_mut().enumerate() {
         let j = i as isize - c.lag;
-        let y = c.taps[0] as f64 * at(d, j + 1)
-            + c.taps[1] as f64 * at(d, j)
-            + c.taps[2] as f64 * at(d, j - 1);
+        let y: f64 = c
+            .taps
+            .iter()
+            .enumerate()
+            .map(|(k, &t)| t as f64 * at(d, j - (k as isize - HALF_TAPS)))
+            .sum();
         *v -= y as f32;
     }
 }

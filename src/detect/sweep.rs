@@ -163,6 +163,23 @@ pub struct SweepAnalyzer {
     rails: Vec<Option<Rails>>,
     /// Scratch for the onset envelope.
     pub env: Vec<f32>,
+    /// SNR thresholds in effect (see [`effective_threshold`]).
+    present_snr: f64,
+    absent_snr: f64,
+}
+
+/// Noise bandwidth the SNR thresholds are specified for, Hz.
+pub const REFERENCE_BANDWIDTH_HZ: f64 = 3000.0;
+
+/// The SNR thresholds are set for noise of [`REFERENCE_BANDWIDTH_HZ`]. With a narrower band
+/// (a 5 kHz device is cut at 2.25 kHz) a sub-window holds fewer independent samples, so pure
+/// noise fluctuates more: the threshold's excess over 1 grows with the square root of the
+/// bandwidth ratio, keeping the false-alarm rate the same.
+pub fn effective_threshold(threshold: f64, bandwidth_hz: f64) -> f64 {
+    let scale = (REFERENCE_BANDWIDTH_HZ / bandwidth_hz.max(1.0))
+        .sqrt()
+        .max(1.0);
+    1.0 + (threshold - 1.0) * scale
 }
 
 impl SweepAnalyzer {
@@ -221,6 +238,14 @@ impl SweepAnalyzer {
             saturated: vec![false; channels.len()],
             rails,
             env: vec![0.0; geo.seg_len],
+            present_snr: effective_threshold(
+                s.judge.present_snr,
+                fir::effective_high_hz(fs, c.lowpass_hz),
+            ),
+            absent_snr: effective_threshold(
+                s.judge.absent_snr,
+                fir::effective_high_hz(fs, c.lowpass_hz),
+            ),
             geo,
         })
     }
@@ -398,9 +423,9 @@ impl SweepAnalyzer {
         if running_noise.is_some_and(|n| m.noise_rms > j.noisy_baseline_factor as f32 * n) {
             return reject(RejectReason::SpontaneousActivity);
         }
-        if m.snr as f64 >= j.present_snr {
+        if m.snr as f64 >= self.present_snr {
             (SweepStatus::Present, None)
-        } else if m.snr as f64 <= j.absent_snr
+        } else if m.snr as f64 <= self.absent_snr
             && m.lsr_p2p as f64 <= j.absent_p2p_noise_ratio * m.noise_p2p as f64
         {
             (SweepStatus::Absent, None)
