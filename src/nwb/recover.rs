@@ -11,10 +11,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use hdf5::types::{TypeDescriptor, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
+use ndarray::Array1;
 
 use super::error::{H5Context, NwbError};
-use super::h5util::{attr_num, attr_texts};
+use super::h5util::{attr_num, attr_texts, read_strings_slice, vlen};
 use super::layout as l;
 use super::reader::open_file;
 
@@ -171,6 +173,18 @@ pub(crate) fn finalize(f: &File, path: &Path) -> Result<Vec<String>, NwbError> {
             }
         }
     }
+    // Events can be queued out of order (a recorder gap is written when the next samples
+    // arrive, a source gap when reported); nwbinspector wants interval and marker times
+    // ascending.
+    for (t, key) in [
+        (l::STIMULI, "start_time"),
+        (l::GAPS, "start_time"),
+        (l::SURGICAL_EVENTS, "timestamps"),
+    ] {
+        if let Ok(g) = f.group(t) {
+            sort_rows(&g, key).at(path, t, "sorting rows by time")?;
+        }
+    }
     let mut removed = Vec::new();
     for &t in l::APPENDED_TABLES {
         if let Ok(g) = f.group(t) {
@@ -197,6 +211,37 @@ pub(crate) fn finalize(f: &File, path: &Path) -> Result<Vec<String>, NwbError> {
     }
     f.flush().at(path, "/", "flushing")?;
     Ok(removed)
+}
+
+/// Reorders every column of a table (not `id`) so that `key` ascends. A no-op when it does.
+fn sort_rows(g: &Group, key: &str) -> hdf5::Result<()> {
+    let cols = columns(g);
+    let n = cols.iter().map(len).min().unwrap_or(0) as usize;
+    let keys = g.dataset(key)?.read_slice_1d::<f64, _>(0..n)?.to_vec();
+    if keys.windows(2).all(|w| w[0] <= w[1] || w[1].is_nan()) {
+        return Ok(());
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
+    for d in cols.iter().filter(|d| !d.name().ends_with("/id")) {
+        match d.dtype()?.to_descriptor()? {
+            TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => permute::<i64>(d, &order)?,
+            TypeDescriptor::Float(_) => permute::<f64>(d, &order)?,
+            _ => {
+                let v = read_strings_slice(d, 0, n)?;
+                let out: Array1<VarLenUnicode> = order.iter().map(|&i| vlen(&v[i])).collect();
+                d.write_slice(&out, 0..n)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn permute<T: hdf5::H5Type + Clone>(d: &Dataset, order: &[usize]) -> hdf5::Result<()> {
+    let n = order.len();
+    let v = d.read_slice_1d::<T, _>(0..n)?;
+    let out: Array1<T> = order.iter().map(|&i| v[i].clone()).collect();
+    d.write_slice(&out, 0..n)
 }
 
 fn unlink(f: &File, p: &str, path: &Path) -> Result<(), NwbError> {

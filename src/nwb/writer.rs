@@ -51,10 +51,12 @@ pub struct SessionMeta {
     pub subject_id: String,
     /// e.g. "Homo sapiens".
     pub species: String,
-    /// "M", "F", "U" or "O".
-    pub sex: Option<String>,
-    /// ISO 8601 duration, e.g. "P45Y".
-    pub age: Option<String>,
+    /// "M", "F", "U" (unknown) or "O". Required by nwbinspector (empty: "U").
+    pub sex: String,
+    /// ISO 8601 duration, e.g. "P45Y", or a range "P40Y/P50Y", "P18Y/". Required by
+    /// nwbinspector (a birth date is the alternative, and is never stored); empty: "P0D/",
+    /// meaning unknown.
+    pub age: String,
     /// Free text about the subject (never a name or a birth date).
     pub subject_description: Option<String>,
     /// Who ran the monitoring (staff, not patients); may be empty.
@@ -75,8 +77,8 @@ impl SessionMeta {
             session_id: None,
             subject_id: subject_id.into(),
             species: "Homo sapiens".into(),
-            sex: None,
-            age: None,
+            sex: "U".into(),
+            age: "P0D/".into(),
             subject_description: Some("patient, identified only by a pseudonymous id".into()),
             experimenter: Vec::new(),
             keywords: vec![
@@ -668,10 +670,18 @@ fn general(file: &File, meta: &SessionMeta, settings_json: &str) -> hdf5::Result
             _ => Ok(()),
         }
     };
-    opt_s("sex", &meta.sex)?;
-    opt_s("age", &meta.age)?;
+    ds_str(&s, "sex", non_empty(&meta.sex, "U"))?;
+    ds_str(&s, "age", non_empty(&meta.age, "P0D/"))?;
     opt_s("description", &meta.subject_description)?;
     Ok(())
+}
+
+fn non_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.trim().is_empty() {
+        default
+    } else {
+        s.trim()
+    }
 }
 
 fn emg_raw(

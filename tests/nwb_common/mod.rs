@@ -9,6 +9,9 @@ use lsrmon::model::{Branch, ChannelInfo, Marker, Muscle, Role, SampleFormat, Sti
 use lsrmon::nwb::{NwbSource, SessionMeta, SessionWriter, WriterOptions};
 use lsrmon::source::{Source, SourceEvent, SourceInfo};
 
+mod signal;
+pub use signal::sample;
+
 /// Volts per unit of the test device (an Intan-like 0.195 µV per bit).
 pub const VPU: f64 = 0.195e-6;
 
@@ -19,22 +22,6 @@ pub fn scratch(name: &str) -> PathBuf {
     let p = dir.join(name);
     let _ = std::fs::remove_file(&p);
     p
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The test signal, in integer device units: a per-channel sine plus hashed noise. Pure
-/// function of (seed, frame, channel), so a reader can check any prefix bit-exactly.
-pub fn sample(seed: u64, frame: u64, ch: usize) -> f32 {
-    let h = splitmix(seed ^ frame.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ ((ch as u64) << 56));
-    let noise = (h % 2001) as f64 - 1000.0;
-    let sine = 8000.0 * (frame as f64 * 0.0131 * (ch + 1) as f64).sin();
-    (sine + noise).round() as f32
 }
 
 /// Interleaved frames `a..b` of the test signal.
@@ -83,8 +70,8 @@ pub fn meta() -> SessionMeta {
     );
     m.institution = Some("Test Hospital".into());
     m.session_id = Some("session-0001".into());
-    m.sex = Some("U".into());
-    m.age = Some("P45Y".into());
+    m.sex = "U".into();
+    m.age = "P45Y".into();
     m.experimenter = vec!["Technologist, Test".into()];
     m
 }

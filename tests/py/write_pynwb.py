@@ -17,6 +17,8 @@ Variants (each a layout lsrmon must accept):
                and markers after it move with it, so they stay on the same samples)
   events       TimeSeries int16; markers as a 2.11 EventsTable in /events
   no_tables    TimeSeries int16 only: no stimuli table, no channel labels, no markers
+  lzf          TimeSeries int16 compressed with h5py's LZF filter (id 32000), which
+               lsrmon's HDF5 cannot decode: stands in for Blosc/Zstd in the error tests
 """
 import argparse
 import sys
@@ -32,7 +34,7 @@ from pynwb.file import Subject
 from pynwb.misc import AnnotationSeries
 
 JUMP = 50
-VARIANTS = ["electrical", "int16_gzip", "timestamps", "events", "no_tables"]
+VARIANTS = ["electrical", "int16_gzip", "timestamps", "events", "no_tables", "lzf"]
 
 
 def s(v):
@@ -119,9 +121,9 @@ def build(variant, data, vpu, rate, labels, stim, markers):
         # reader must be told which series to replay (--series emg).
         nwb.add_acquisition(TimeSeries(name="emg_copy", data=volts[:, :1], unit="volts", timestamps=series,
                                        description="first channel again"))
-    elif variant == "int16_gzip":
-        series = TimeSeries(name="emg", data=H5DataIO(data, compression="gzip", compression_opts=4,
-                                                      chunks=(1000, c), maxshape=(None, c)),
+    elif variant in ("int16_gzip", "lzf"):
+        filt = dict(compression="gzip", compression_opts=4) if variant == "int16_gzip" else dict(compression="lzf")
+        series = TimeSeries(name="emg", data=H5DataIO(data, chunks=(1000, c), maxshape=(None, c), **filt),
                             unit="volts", conversion=vpu, starting_time=0.0, rate=rate,
                             description="raw EMG, int16 ADC counts", comments=",".join(labels))
         nwb.add_acquisition(series)
