@@ -90,7 +90,9 @@ pub fn scan_timestamps(
     let mut out = vec![f64::NAN; times.len()];
     let mut k = 0;
     let mut gaps = Vec::new();
-    let (mut reg_n, mut reg_sum) = (0u64, 0.0f64);
+    // Regular steps: count, and time spent in gaps (the rest of the span is regular; a span
+    // minus gaps does not accumulate rounding like a running sum of steps would).
+    let (mut reg_n, mut gap_sum) = (0u64, 0.0f64);
     let t0 = first[0];
     if !t0.is_finite() {
         return Err(NwbError::malformed(
@@ -101,16 +103,18 @@ pub fn scan_timestamps(
         ));
     }
     let mut prev = t0;
+    let mut before_start = 0;
     let mut start = 0;
     let mut block = first;
     loop {
         for (j, &t) in block.iter().enumerate() {
             let i = start + j;
             if i == 0 {
+                // Before the first sample: placed with the final rate, below.
                 while k < order.len() && times[order[k]] < t {
-                    out[order[k]] = (times[order[k]] - t) * est;
                     k += 1;
                 }
+                before_start = k;
                 continue;
             }
             let dt = t - prev;
@@ -125,6 +129,7 @@ pub fn scan_timestamps(
             let r = dt * est;
             let is_gap = r > 1.5;
             if is_gap {
+                gap_sum += dt;
                 gaps.push((i as u64, (r.round() as u64).saturating_sub(1).max(1)));
                 if gaps.len() > MAX_GAPS {
                     return Err(NwbError::malformed(
@@ -136,7 +141,6 @@ pub fn scan_timestamps(
                 }
             } else {
                 reg_n += 1;
-                reg_sum += dt;
             }
             while k < order.len() && times[order[k]] < t {
                 let into = times[order[k]] - prev;
@@ -161,11 +165,15 @@ pub fn scan_timestamps(
         }
         block = read(start, n.min(start + SCAN_BLOCK))?;
     }
-    let rate = if reg_n > 0 {
-        reg_n as f64 / reg_sum
+    let reg_span = prev - t0 - gap_sum;
+    let rate = if reg_n > 0 && reg_span > 0.0 {
+        reg_n as f64 / reg_span
     } else {
         est
     };
+    for &j in &order[..before_start] {
+        out[j] = (times[j] - t0) * rate;
+    }
     while k < order.len() {
         out[order[k]] = (n - 1) as f64 + (times[order[k]] - prev) * rate;
         k += 1;
@@ -259,6 +267,91 @@ mod tests {
         assert_eq!(m.span_at(104), Some((100, 110)));
         assert_eq!(m.span_at(110), None);
         assert_eq!(m.next_start_after(100), Some(200));
+    }
+
+    fn ts_file(name: &str, ts: &[f64]) -> (std::path::PathBuf, hdf5::File) {
+        let p =
+            std::env::temp_dir().join(format!("lsrmon-timing-{}-{name}.h5", std::process::id()));
+        let f = hdf5::File::create(&p).unwrap();
+        f.new_dataset_builder()
+            .with_data(&ndarray::Array1::from(ts.to_vec()))
+            .create("t")
+            .unwrap();
+        (p, f)
+    }
+
+    #[test]
+    fn timestamps_give_rate_gaps_and_event_frames() {
+        // 1 kHz with ±5% jitter on every other sample, 3 samples lost after frame 5000
+        // (the step there is 4 periods), and more than one scan block.
+        let n = 100_000;
+        let ts: Vec<f64> = (0..n)
+            .map(|i| {
+                let k = if i >= 5_000 { i + 3 } else { i } as f64;
+                10.0 + k * 1e-3 + if i % 2 == 1 { 0.05e-3 } else { 0.0 }
+            })
+            .collect();
+        let (p, f) = ts_file("gap", &ts);
+        let ds = f.dataset("t").unwrap();
+        // Times: on a sample, between samples, inside the gap, before and after the data.
+        let times = [
+            10.0 + 2.0e-3,
+            10.0 + 2.5e-3,
+            10.0 + 5_001.5e-3,
+            9.999,
+            10.0 + 99_999.0e-3 + 3e-3 + 1e-3,
+        ];
+        let sc = scan_timestamps(&p, "/t", &ds, n, &times).unwrap();
+        assert_eq!(sc.t0, 10.0);
+        // Regular steps over the time they span (the jitter's last +0.05 ms included).
+        let want = (n - 2) as f64 / (ts[n - 1] - ts[0] - (ts[5_000] - ts[4_999]));
+        assert!(
+            (sc.rate - want).abs() < 1e-9 && (sc.rate - 1000.0).abs() < 0.01,
+            "{}",
+            sc.rate
+        );
+        assert_eq!(sc.gaps, vec![(5_000, 3)]);
+        assert!((sc.frames[0] - 2.0).abs() < 1e-9);
+        // Between frame 2 (10.002) and 3 (10.00305): 0.5 ms into a 1.05 ms step.
+        assert!(
+            (sc.frames[1] - (2.0 + 0.5 / 1.05)).abs() < 1e-9,
+            "{}",
+            sc.frames[1]
+        );
+        assert_eq!(
+            sc.frames[2], 5_000.0,
+            "inside the lost samples: the first sample after them"
+        );
+        assert!(
+            (sc.frames[3] - (9.999 - 10.0) * sc.rate).abs() < 1e-9,
+            "before the first sample: negative"
+        );
+        assert!((sc.frames[4] - 100_000.0).abs() < 0.1, "{}", sc.frames[4]);
+        drop(ds);
+        drop(f);
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn backwards_or_too_dense_timestamps_are_errors() {
+        let (p, f) = ts_file("back", &[0.0, 0.001, 0.002, 0.0015, 0.003]);
+        let e = scan_timestamps(&p, "/t", &f.dataset("t").unwrap(), 5, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/t: expected regular, increasing times") && e.contains("index 3"),
+            "{e}"
+        );
+        let e = scan_timestamps(&p, "/t", &f.dataset("t").unwrap(), 1, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least two timestamps"), "{e}");
+        let e = scan_timestamps(&p, "/t", &f.dataset("t").unwrap(), 6, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one time per sample (6)"), "{e}");
+        drop(f);
+        let _ = std::fs::remove_file(&p);
     }
 
     #[test]

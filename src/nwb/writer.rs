@@ -135,9 +135,8 @@ pub struct SessionWriter {
     sweeps: AppendTable,
     counters: AppendTable,
     conv: ConversionCounts,
-    conv_written: ConversionCounts,
     user_counters: Vec<(String, u64)>,
-    counters_dirty: bool,
+    counters_stored: Vec<(String, u64)>,
 }
 
 impl SessionWriter {
@@ -289,9 +288,8 @@ impl SessionWriter {
             sweeps,
             counters,
             conv: ConversionCounts::default(),
-            conv_written: ConversionCounts::default(),
             user_counters: Vec::new(),
-            counters_dirty: false,
+            counters_stored: Vec::new(),
         })
     }
 
@@ -412,7 +410,6 @@ impl SessionWriter {
     /// adds its own (`samples_clamped`, `samples_non_finite`) when they are not zero.
     pub fn set_counters(&mut self, counters: &[(String, u64)]) {
         self.user_counters = counters.to_vec();
-        self.counters_dirty = true;
     }
 
     /// Two-phase commit: write everything queued, flush, raise the committed-row counters,
@@ -467,23 +464,23 @@ impl SessionWriter {
             "writing samples",
         )?;
         self.frames_written += rows as u64;
-        if self.counters_dirty || self.conv != self.conv_written {
-            let mut all = self.user_counters.clone();
-            for (name, v) in [
-                ("samples_clamped", self.conv.clamped),
-                ("samples_non_finite", self.conv.non_finite),
-            ] {
-                if v > 0 && !all.iter().any(|(n, _)| n == name) {
-                    all.push((name.to_string(), v));
-                }
+        let mut all = self.user_counters.clone();
+        for (name, v) in [
+            ("samples_clamped", self.conv.clamped),
+            ("samples_non_finite", self.conv.non_finite),
+        ] {
+            if v > 0 && !all.iter().any(|(n, _)| n == name) {
+                all.push((name.to_string(), v));
             }
+        }
+        // Rewritten only when a value changed (a rewrite is the one non-append here).
+        if all != self.counters_stored {
             let rows: Vec<Vec<Val>> = all
                 .iter()
                 .map(|(n, v)| vec![Val::S(n), Val::I(i64::try_from(*v).unwrap_or(i64::MAX))])
                 .collect();
             self.counters.replace(&rows);
-            self.counters_dirty = false;
-            self.conv_written = self.conv;
+            self.counters_stored = all;
         }
         for t in self.tables_mut() {
             let path = t.path;
