@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example nwb_crash_writer -- OUT.nwb [--duration S] [--seed N]
-//!     [--rate HZ] [--commit-ms MS]
+//!     [--rate HZ] [--commit-ms MS] [--deflate LEVEL (0: uncompressed; default 1)]
 //! ```
 //!
 //! It runs the real [`Recorder`] thread: 4 channels of int16 in 10 ms blocks paced to the
@@ -19,7 +19,7 @@ use lsrmon::model::{
     Branch, Marker, MonitorState, Muscle, Role, SampleFormat, Stimulus, SweepResult, SweepStatus,
 };
 use lsrmon::model::{ChannelInfo, DISPLAY_POINTS};
-use lsrmon::nwb::{RecordMsg, Recorder, RecorderOptions, SessionMeta};
+use lsrmon::nwb::{RecordMsg, Recorder, RecorderOptions, SessionMeta, WriterOptions};
 use lsrmon::source::SourceInfo;
 
 #[path = "../tests/nwb_common/signal.rs"]
@@ -71,7 +71,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "2026-03-02T08:30:00+09:00",
         "crash-test",
     );
+    let deflate = arg(&args, "--deflate", 1.0) as u8;
+    let writer = WriterOptions {
+        deflate: (deflate > 0).then_some(deflate),
+        ..Default::default()
+    };
     let opts = RecorderOptions {
+        writer,
         commit_interval: commit,
         fsync_interval: None,
         ..Default::default()

@@ -8,7 +8,11 @@
 //! `lsrmon recover FILE`. `LSRMON_CRASH_WRITER=example` uses
 //! `examples/nwb_crash_writer.rs` instead (the same `Recorder`, writing a deterministic
 //! signal, so the samples are also checked bit-exactly) and the library's `recover`.
-//! `LSRMON_CRASH_KILLS=N` sets the number of kills (default 6).
+//! `LSRMON_CRASH_KILLS=N` sets the number of kills (default 6); with the example,
+//! `LSRMON_CRASH_COMMIT_MS=MS` its commit interval (default 200; a short one puts more
+//! kills inside a commit), and the kills alternate between the two HDF5 storage
+//! behaviours: compressed chunks (written once, when full) and uncompressed chunks
+//! (rewritten in place at every commit).
 
 mod nwb_common;
 
@@ -76,7 +80,10 @@ fn writer_command(
             let mut c = command(example.expect("example binary"));
             c.arg(out)
                 .args(["--duration", &secs.to_string(), "--seed", &seed.to_string()]);
-            c.args(["--rate", "48000", "--commit-ms", "200"]);
+            let commit_ms =
+                std::env::var("LSRMON_CRASH_COMMIT_MS").unwrap_or_else(|_| "200".into());
+            c.args(["--rate", "48000", "--commit-ms", &commit_ms]);
+            c.args(["--deflate", if seed.is_multiple_of(2) { "1" } else { "0" }]);
             c
         }
     }

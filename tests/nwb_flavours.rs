@@ -121,6 +121,7 @@ fn numeric_and_text_flavours_read_the_same() {
             "branch",
             "intensity_mA",
             "pulse_width_s",
+            "stim_index",
         ]
         .iter()
         .map(|s| FixedAscii::from_ascii(s).unwrap())

@@ -185,3 +185,36 @@ fn a_full_pool_or_queue_drops_and_counts() {
         "{counters:?}"
     );
 }
+
+#[test]
+fn a_runaway_jump_is_filled_only_up_to_the_cap() {
+    let path = scratch("recorder_cap.nwb");
+    let opts = RecorderOptions {
+        max_fill_s: 0.05,
+        fsync_interval: None,
+        ..Default::default()
+    };
+    let rec = Recorder::spawn(&path, &info(4_000.0), &meta(), "{}", opts).unwrap();
+    let tx = rec.sender();
+    tx.send_frames(0, &frames(8, 0, 400, 4));
+    tx.send_frames(900, &frames(8, 900, 1_300, 4));
+    let rep = rec.finish().unwrap();
+    // 500 lost: 200 (0.05 s) filled (skipped on replay), the other 300 recorded as lost.
+    assert_eq!((rep.frames_written, rep.frames_filled), (1_000, 200));
+    let mut src = NwbSource::open(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(src.info().total_frames, Some(800));
+    let (_, events) = read_all(&mut src, 1_000);
+    assert_eq!(
+        events,
+        vec![
+            SourceEvent::Gap {
+                frame: 400,
+                lost_frames: 300
+            },
+            SourceEvent::Gap {
+                frame: 400,
+                lost_frames: 200
+            },
+        ]
+    );
+}

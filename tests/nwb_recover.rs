@@ -16,13 +16,14 @@ fn torn_rows_and_uncommitted_samples_are_trimmed() {
     let path = scratch("torn.nwb");
     let info = info(5_000.0);
     let mut w = SessionWriter::create(&path, &info, &meta(), "{}").unwrap();
-    w.append_frames(&frames(9, 0, 10_000, 4)).unwrap();
+    // 10 whole chunks (1024 frames at 5 kHz): with compression only whole chunks commit.
+    w.append_frames(&frames(9, 0, 10_240, 4)).unwrap();
     for k in 0..3 {
         w.add_stimulus(&stimulus(k, 1_000.0 + 3_000.0 * k as f64, Branch::Buccal));
     }
     w.set_counters(&[("overruns".into(), 2)]);
     w.commit().unwrap();
-    assert_eq!(w.frames_committed(), 10_000);
+    assert_eq!(w.frames_committed(), 10_240);
     drop(w); // the program dies: no finish
 
     // The crash hit the next commit halfway: samples written past the counter, and a
@@ -30,10 +31,10 @@ fn torn_rows_and_uncommitted_samples_are_trimmed() {
     {
         let f = hdf5::File::open_rw(&path).unwrap();
         let d = f.dataset("/acquisition/emg_raw/data").unwrap();
-        d.resize((10_500, 4)).unwrap();
+        d.resize((10_740, 4)).unwrap();
         d.write_slice(
             &Array2::<i16>::from_elem((500, 4), 1234),
-            (10_000..10_500, ..),
+            (10_240..10_740, ..),
         )
         .unwrap();
         for c in ["start_time", "stop_time"] {
@@ -62,9 +63,9 @@ fn torn_rows_and_uncommitted_samples_are_trimmed() {
     // We can: up to the last commit.
     let mut src = NwbSource::open(&path, &ReadOptions::default()).unwrap();
     assert!(src.is_unfinished());
-    assert_eq!(src.info().total_frames, Some(10_000));
+    assert_eq!(src.info().total_frames, Some(10_240));
     let (samples, events) = read_all(&mut src, 4_096);
-    assert_eq!(samples, frames(9, 0, 10_000, 4));
+    assert_eq!(samples, frames(9, 0, 10_240, 4));
     assert_eq!(
         events
             .iter()
@@ -87,7 +88,7 @@ fn torn_rows_and_uncommitted_samples_are_trimmed() {
     let rep = recover(&path).unwrap();
     eprintln!("{rep}");
     assert!(rep.was_unfinished);
-    assert_eq!((rep.frames_kept, rep.frames_dropped), (10_000, 500));
+    assert_eq!((rep.frames_kept, rep.frames_dropped), (10_240, 500));
     assert!(
         rep.tables.contains(&("/intervals/stimuli".into(), 3, 1)),
         "{:?}",

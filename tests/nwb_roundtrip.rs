@@ -276,3 +276,31 @@ fn bad_metadata_is_refused() {
     assert!(e.to_string().contains("UTC offset"), "{e}");
     assert!(!path.exists());
 }
+
+#[test]
+fn compressed_samples_commit_in_whole_chunks_only() {
+    // 5 kHz: chunks of 1024 frames. A compressed chunk is written once, when full.
+    let path = scratch("chunks.nwb");
+    let mut w = SessionWriter::create(&path, &info(5_000.0), &meta(), "").unwrap();
+    w.append_frames(&frames(2, 0, 2_500, 4)).unwrap();
+    w.commit().unwrap();
+    assert_eq!((w.frames(), w.frames_committed()), (2_500, 2_048));
+    w.append_frames(&frames(2, 2_500, 3_100, 4)).unwrap();
+    w.commit().unwrap();
+    assert_eq!(w.frames_committed(), 3_072);
+    w.finish().unwrap();
+    let mut src = NwbSource::open(&path, &ReadOptions::default()).unwrap();
+    assert_eq!(read_all(&mut src, 1_000).0, frames(2, 0, 3_100, 4));
+
+    // Uncompressed: everything commits at once.
+    let path = scratch("chunks_raw.nwb");
+    let opts = WriterOptions {
+        deflate: None,
+        ..Default::default()
+    };
+    let mut w = SessionWriter::create_with(&path, &info(5_000.0), &meta(), "", &opts).unwrap();
+    w.append_frames(&frames(2, 0, 2_500, 4)).unwrap();
+    w.commit().unwrap();
+    assert_eq!(w.frames_committed(), 2_500);
+    w.finish().unwrap();
+}

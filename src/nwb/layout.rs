@@ -121,6 +121,11 @@ pub const STIMULI_COLUMNS: &[ColDef] = &[
         F64,
         "pulse width in seconds (NaN if unknown)",
     ),
+    (
+        "stim_index",
+        I64,
+        "running number of the stimulus (see lsr_sweeps.stim_index)",
+    ),
 ];
 
 pub const GAPS_COLUMNS: &[ColDef] = &[

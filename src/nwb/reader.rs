@@ -158,10 +158,6 @@ impl NwbSource {
         }
         let spath = locate(&file, fname, opts.series.as_deref())?;
         let series = open_series(&file, fname, &spath)?;
-        let rate_hint = match series.timing {
-            Timing::Rate { rate, .. } => rate,
-            Timing::Timestamps { .. } => f64::NAN,
-        };
         let channels = channels(&file, fname, &series, opts)?;
 
         // Tables.
@@ -193,7 +189,6 @@ impl NwbSource {
                     (sc.t0, sc.rate, sc.gaps, sc.frames)
                 }
             };
-        debug_assert!(rate_hint.is_nan() || rate_hint == rate);
 
         // Our gaps table: recorder gaps are skipped, source gaps are reported.
         let mut skip_spans = Vec::new();
@@ -291,7 +286,9 @@ impl NwbSource {
             channels,
             sample_format: series.format,
             description: format!("NWB file {name}, series {}", series.path),
-            stimulus_events: stim_table.is_some(),
+            stimulus_events: stim_table
+                .as_ref()
+                .is_some_and(|t| t.num("start_time").is_some()),
             total_frames: Some(total),
         };
         Ok(Self {
@@ -399,6 +396,14 @@ impl Source for NwbSource {
         events: &mut Vec<SourceEvent>,
     ) -> Result<usize, SourceError> {
         let frames = buf.len() / self.series.channels;
+        if frames == 0 && !buf.is_empty() {
+            return Err(SourceError::Other(format!(
+                "{}: read buffer of {} values is smaller than one frame ({} channels)",
+                self.path.display(),
+                buf.len(),
+                self.series.channels
+            )));
+        }
         let n = self
             .read_block(buf, frames)
             .map_err(|e| SourceError::Other(e.to_string()))?;

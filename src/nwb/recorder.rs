@@ -72,6 +72,9 @@ pub struct RecorderOptions {
     pub commit_interval: Duration,
     /// `fsync` the file this often, if set (power-loss safety; a kill needs no fsync).
     pub fsync_interval: Option<Duration>,
+    /// Longest run of frames lost between pipeline and recorder that is filled in the file
+    /// (seconds); a longer jump is recorded as a plain gap.
+    pub max_fill_s: f64,
 }
 
 impl Default for RecorderOptions {
@@ -83,6 +86,7 @@ impl Default for RecorderOptions {
             buffer_frames: 2048,
             commit_interval: Duration::from_millis(500),
             fsync_interval: Some(Duration::from_secs(5)),
+            max_fill_s: 60.0,
         }
     }
 }
@@ -202,6 +206,7 @@ impl Recorder {
         }
         let shared = Arc::new(Shared::default());
         let labels: Vec<String> = info.channels.iter().map(|c| c.label.clone()).collect();
+        let max_fill = (opts.max_fill_s.max(0.0) * info.sample_rate_hz) as u64;
         let th = Thread {
             writer,
             rx,
@@ -211,6 +216,7 @@ impl Recorder {
             channels: c,
             opts,
             next_frame: 0,
+            max_fill,
             user_counters: Vec::new(),
             report: RecorderReport {
                 path: path.clone(),
@@ -278,6 +284,7 @@ struct Thread {
     channels: usize,
     opts: RecorderOptions,
     next_frame: u64,
+    max_fill: u64,
     user_counters: Vec<(String, u64)>,
     report: RecorderReport,
 }
@@ -341,8 +348,15 @@ impl Thread {
                 let mut skip = 0u64;
                 if first_frame > self.next_frame {
                     let lost = first_frame - self.next_frame;
-                    self.writer.append_lost_frames(lost)?;
-                    self.report.frames_filled += lost;
+                    // Filler keeps file time = stream time; a runaway jump is not filled
+                    // beyond the cap but recorded as lost (later times then shift by it).
+                    let fill = lost.min(self.max_fill);
+                    self.writer.append_lost_frames(fill)?;
+                    if lost > fill {
+                        let at = self.writer.frames();
+                        self.writer.add_gap(at, lost - fill);
+                    }
+                    self.report.frames_filled += fill;
                     self.report.gaps += 1;
                 } else if first_frame < self.next_frame {
                     // Overlap (a resent block): keep only the new frames.

@@ -171,26 +171,41 @@ impl NativeBuf {
         }
     }
 
-    /// Writes the buffer as rows `at..` of the `[N, channels]` dataset and clears it.
-    pub fn write_at(&mut self, ds: &Dataset, at: usize, channels: usize) -> hdf5::Result<usize> {
-        let rows = self.len() / channels.max(1);
+    /// Writes the first `rows` queued rows (all if `None`) as rows `at..` of the
+    /// `[N, channels]` dataset and removes them from the queue. Returns the rows written.
+    pub fn write_at(
+        &mut self,
+        ds: &Dataset,
+        at: usize,
+        channels: usize,
+        rows: Option<usize>,
+    ) -> hdf5::Result<usize> {
+        let queued = self.len() / channels.max(1);
+        let rows = rows.map_or(queued, |r| r.min(queued));
         if rows == 0 {
             return Ok(0);
         }
         ds.resize((at + rows, channels))?;
         let shape = (rows, channels);
         let sel = (at..at + rows, 0..channels);
+        let n = rows * channels;
         match self {
-            Self::I16(v) => ds.write_slice(view(shape, v)?, sel)?,
-            Self::U16(v) => ds.write_slice(view(shape, v)?, sel)?,
-            Self::I32(v) => ds.write_slice(view(shape, v)?, sel)?,
-            Self::F32(v) => ds.write_slice(view(shape, v)?, sel)?,
-        }
-        match self {
-            Self::I16(v) => v.clear(),
-            Self::U16(v) => v.clear(),
-            Self::I32(v) => v.clear(),
-            Self::F32(v) => v.clear(),
+            Self::I16(v) => {
+                ds.write_slice(view(shape, v)?, sel)?;
+                v.drain(..n);
+            }
+            Self::U16(v) => {
+                ds.write_slice(view(shape, v)?, sel)?;
+                v.drain(..n);
+            }
+            Self::I32(v) => {
+                ds.write_slice(view(shape, v)?, sel)?;
+                v.drain(..n);
+            }
+            Self::F32(v) => {
+                ds.write_slice(view(shape, v)?, sel)?;
+                v.drain(..n);
+            }
         }
         Ok(rows)
     }
