@@ -2,10 +2,8 @@
 
 use std::io::Write;
 
-use crate::analysis::Collector;
 use crate::detect::Engine;
-use crate::pipeline::{self, Backpressure, Output, Pace, PipelineConfig};
-use crate::report::Reporter;
+use crate::pipeline::{self, Backpressure, Pace, PipelineConfig};
 use crate::sim::{SimConfig, SimPatient};
 use crate::source::Source;
 
@@ -77,38 +75,7 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
         backpressure: Backpressure::Wait,
         ..PipelineConfig::default()
     };
-    let labels = info.channels.iter().map(|c| c.label.clone()).collect();
-    let mut reporter = Reporter::new(labels, markers, !a.changes_only);
-    let mut collector = Collector::new(&info);
     let running = pipeline::spawn(Box::new(patient), engine, cfg);
-    let mut end = None;
-    for msg in running.output.iter() {
-        match msg {
-            Output::Engine(e) => {
-                collector.push(&e);
-                reporter.event(&mut out, &e)?;
-            }
-            Output::End(c) => {
-                end = Some(c);
-                break;
-            }
-            Output::SourceFailed(m) => return Err(CliError::device(m)),
-        }
-    }
-    let health = running.health.clone();
-    running.join();
-    let counters =
-        end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
-    let end_s = counters.frames as f64 / info.sample_rate_hz;
-    reporter.summary(&mut out, &collector, &counters, end_s)?;
-    let dropped = health
-        .outputs_dropped
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if dropped > 0 {
-        writeln!(
-            out,
-            "  {dropped} results did not reach the display (output queue full)"
-        )?;
-    }
+    super::headless::watch(&mut out, running, &info, markers, !a.changes_only)?;
     Ok(())
 }
