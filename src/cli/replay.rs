@@ -36,7 +36,8 @@ pub struct ReplayArgs {
 }
 
 pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
-    if !a.fast && !(a.speed.is_finite() && a.speed > 0.0) {
+    let speed_ok = a.speed.is_finite() && a.speed > 0.0;
+    if !a.fast && !speed_ok {
         return Err(CliError::bad_input(format!(
             "--speed must be a positive number (got {})",
             a.speed
