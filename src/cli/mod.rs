@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use analyze::{analyse_file, counter_list, parse_channel};
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, GlobalArgs};
 pub use error::{CliError, Exit};
 
 /// Entry point of the binary.
