@@ -176,6 +176,39 @@ fn files_written_by_pynwb_give_the_same_verdicts() {
             );
         }
         let got = statuses(&a);
+        if variant == "no_tables" {
+            // The same file, its trigger channel unused, stimuli from a table instead.
+            let csv = scratch("interop_stimuli.csv");
+            let mut text = String::from("time_s,branch\n");
+            let mut last = -1i64;
+            for sw in reference["sweeps"].as_array().unwrap() {
+                let i = sw["stim_index"].as_i64().unwrap();
+                if i != last {
+                    text += &format!("{},zygomatic\n", sw["stim_time_s"]);
+                    last = i;
+                }
+            }
+            std::fs::write(&csv, text).unwrap();
+            let mut no_trigger = channels;
+            no_trigger[7] = "trigger:none:other";
+            let mut args = no_trigger.to_vec();
+            args.extend(["--stimuli", csv.to_str().unwrap()]);
+            let t = analyze(&f, &args);
+            assert!(t["source"]["stimulus_timing"]
+                .as_str()
+                .unwrap()
+                .contains("events"));
+            let agree = want
+                .iter()
+                .zip(statuses(&t))
+                .filter(|(x, y)| **x == *y)
+                .count();
+            assert!(
+                agree + 4 >= want.len(),
+                "stimulus table: {agree} of {} agree",
+                want.len()
+            );
+        }
         // The `timestamps` variant drops 50 samples mid-file (a gap: the sweep over it is
         // rejected) and `no_tables` times stimuli from the trigger channel instead of the
         // table: allow a handful of differing sweeps, no more.

@@ -14,8 +14,14 @@ fn fixtures() -> PathBuf {
 }
 
 fn summary(path: &Path) -> Value {
-    let a = analyse_file(&GlobalArgs::default(), path, &ReadOptions::default(), None)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let a = analyse_file(
+        &GlobalArgs::default(),
+        path,
+        &ReadOptions::default(),
+        None,
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let a = serde_json::to_value(&a).unwrap();
     let keep = [
         "channel",

@@ -330,6 +330,17 @@ fn check(total: Score) {
     for p in &total.problems {
         eprintln!("PROBLEM {p}");
     }
+    eprintln!(
+        "TOTAL: {}/{} clean unambiguous sweeps right ({:.2} %), onset within 0.5 ms {}/{} ({:.2} %), mean onset error {:.3} ms, {} problems",
+        total.correct,
+        total.clean,
+        100.0 * acc,
+        total.onset_ok,
+        total.onset_n,
+        100.0 * onset,
+        total.onset_err_sum / total.onset_n.max(1) as f64,
+        total.problems.len()
+    );
     assert!(
         total.clean > 500,
         "too few clean sweeps scored: {}",

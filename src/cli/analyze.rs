@@ -52,6 +52,26 @@ pub struct AnalyzeArgs {
     /// --channel sync:none:trigger:zygomatic`.
     #[arg(long = "channel", value_name = "SPEC")]
     pub channels: Vec<String>,
+    /// Stimulus times from a table (CSV: time_s[,branch[,intensity_mA[,pulse_width_s]]]),
+    /// for files with neither a stimuli table nor a trigger channel.
+    #[arg(long, value_name = "FILE.csv")]
+    pub stimuli: Option<PathBuf>,
+}
+
+/// Wraps a source with a stimulus table, if one is given.
+pub fn with_table(
+    source: NwbSource,
+    table: Option<&Path>,
+    settings: &Settings,
+) -> Result<Box<dyn Source>, CliError> {
+    match table {
+        None => Ok(Box::new(source)),
+        Some(p) => {
+            let t = crate::source::table::load(p, settings.stimulus.default_branch)
+                .map_err(|e| CliError::bad_input(e.to_string()))?;
+            Ok(Box::new(crate::source::table::WithStimuli::new(source, t)))
+        }
+    }
 }
 
 /// Parses `LABEL:MUSCLE:ROLE[:BRANCH]`.
@@ -158,15 +178,17 @@ pub fn analyse_file(
     g: &GlobalArgs,
     path: &Path,
     opts: &ReadOptions,
+    stimuli: Option<&Path>,
     bars: Option<&MultiProgress>,
 ) -> Result<Analysis, CliError> {
-    let mut source = open(path, opts)?;
+    let source = open(path, opts)?;
     let (settings, from) = settings_for(g, &source)?;
+    let offset = source.starting_time_s();
+    let mut source = with_table(source, stimuli, &settings)?;
     let info = source.info().clone();
     let mut engine = Engine::new(&info, &settings)
         .map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))?;
     let markers = source.markers();
-    let offset = source.starting_time_s();
     let mut collector = Collector::new(&info);
     let total = info.total_frames.unwrap_or(0);
     let bar = progress::bar(total, &path.display().to_string(), bars.is_some());
@@ -223,7 +245,7 @@ pub fn run(g: &GlobalArgs, a: &AnalyzeArgs) -> Result<(), CliError> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = a.files.get(i) else { break };
-                let r = analyse_file(g, path, &opts, show.then_some(&bars));
+                let r = analyse_file(g, path, &opts, a.stimuli.as_deref(), show.then_some(&bars));
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(r);
                 }

@@ -8,9 +8,8 @@ use clap::Args;
 
 use crate::detect::Engine;
 use crate::pipeline::{self, Backpressure, Pace, PipelineConfig};
-use crate::source::Source;
 
-use super::analyze::{open, read_options, settings_for};
+use super::analyze::{open, read_options, settings_for, with_table};
 use super::args::GlobalArgs;
 use super::error::CliError;
 
@@ -33,6 +32,9 @@ pub struct ReplayArgs {
     /// Channels, for files without a channel table (see `analyze --help`).
     #[arg(long = "channel", value_name = "SPEC")]
     pub channels: Vec<String>,
+    /// Stimulus times from a table (see `analyze --help`).
+    #[arg(long, value_name = "FILE.csv")]
+    pub stimuli: Option<PathBuf>,
 }
 
 pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
@@ -46,6 +48,7 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
     let opts = read_options(&a.series, &a.channels)?;
     let source = open(&a.file, &opts)?;
     let (settings, from) = settings_for(g, &source)?;
+    let source = with_table(source, a.stimuli.as_deref(), &settings)?;
     let info = source.info().clone();
     let markers = source.markers();
     let engine = Engine::new(&info, &settings)
@@ -77,6 +80,6 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
         backpressure: Backpressure::Wait,
         ..PipelineConfig::default()
     };
-    let running = pipeline::spawn(Box::new(source), engine, cfg);
+    let running = pipeline::spawn(source, engine, cfg);
     super::headless::watch(&mut out, running, &info, markers, !a.changes_only)
 }

@@ -9,6 +9,8 @@
 //! Implementations: the simulated patient ([`crate::sim`]), session files ([`crate::nwb`]),
 //! and the live devices ([`crate::acquisition`]).
 
+pub mod table;
+
 use crate::model::{Branch, ChannelInfo, Marker, SampleFormat};
 
 /// What a source is: rate, channels, calibration.
@@ -88,5 +90,22 @@ pub trait Source: Send {
     /// Surgical markers the source knows about (scheduled in a simulation, stored in a file).
     fn markers(&self) -> Vec<Marker> {
         Vec::new()
+    }
+}
+
+/// A boxed source is a source (so wrappers and the pipeline can take either).
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn info(&self) -> &SourceInfo {
+        (**self).info()
+    }
+    fn read(
+        &mut self,
+        buf: &mut [f32],
+        events: &mut Vec<SourceEvent>,
+    ) -> Result<usize, SourceError> {
+        (**self).read(buf, events)
+    }
+    fn markers(&self) -> Vec<Marker> {
+        (**self).markers()
     }
 }
