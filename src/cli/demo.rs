@@ -1,11 +1,11 @@
-//! `lsrmon demo`: the simulated patient through the live pipeline, in real time.
+//! `lsrmon demo`: the simulated patient through the live pipeline, in real time, on the
+//! dashboard (or the headless report when there is no terminal or with `--headless`).
 
 use std::io::Write;
 
-use crate::analysis::Collector;
+use crate::dashboard::{self, DashboardError, DashboardOptions, Shown};
 use crate::detect::Engine;
-use crate::pipeline::{self, Backpressure, Output, Pace, PipelineConfig};
-use crate::report::Reporter;
+use crate::pipeline::{self, Backpressure, Pace, PipelineConfig};
 use crate::sim::{SimConfig, SimPatient};
 use crate::source::Source;
 
@@ -58,57 +58,54 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
     let markers = patient.markers();
     let engine = Engine::new(&info, &settings)?;
     let timing = engine.timing_name();
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "lsrmon demo: {} at {} Hz, {} channels, stimuli from the {}; speed x{}",
-        info.description,
-        info.sample_rate_hz,
-        info.channel_count(),
-        timing,
-        a.speed
-    )?;
-    writeln!(
-        out,
-        "lsrmon is a research and teaching tool, not a medical device."
-    )?;
+    // The dashboard when stdout is a terminal, else (or with --headless) the headless report.
+    let headless = a.headless || !dashboard::terminal_available();
+    if headless {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "lsrmon demo: {} at {} Hz, {} channels, stimuli from the {}; speed x{}",
+            info.description,
+            info.sample_rate_hz,
+            info.channel_count(),
+            timing,
+            a.speed
+        )?;
+        writeln!(
+            out,
+            "lsrmon is a research and teaching tool, not a medical device."
+        )?;
+    }
     let cfg = PipelineConfig {
         pace: Pace::Speed(a.speed),
         backpressure: Backpressure::Wait,
         ..PipelineConfig::default()
     };
-    let labels = info.channels.iter().map(|c| c.label.clone()).collect();
-    let mut reporter = Reporter::new(labels, markers, !a.changes_only);
-    let mut collector = Collector::new(&info);
     let running = pipeline::spawn(Box::new(patient), engine, cfg);
-    let mut end = None;
-    for msg in running.output.iter() {
-        match msg {
-            Output::Engine(e) => {
-                collector.push(&e);
-                reporter.event(&mut out, &e)?;
-            }
-            Output::End(c) => {
-                end = Some(c);
-                break;
-            }
-            Output::SourceFailed(m) => return Err(CliError::device(m)),
-        }
-    }
-    let health = running.health.clone();
-    running.join();
-    let counters =
-        end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
-    let end_s = counters.frames as f64 / info.sample_rate_hz;
-    reporter.summary(&mut out, &collector, &counters, end_s)?;
-    let dropped = health
-        .outputs_dropped
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if dropped > 0 {
-        writeln!(
-            out,
-            "  {dropped} results did not reach the display (output queue full)"
-        )?;
+    let opts = DashboardOptions {
+        title: format!("demo x{}, stimuli from the {timing}", a.speed),
+        ring_frames: cfg.ring_frames,
+        headless,
+        headless_sweeps: !a.changes_only,
+        ..DashboardOptions::default()
+    };
+    let outcome =
+        dashboard::run(running, &info, &settings, markers, opts).map_err(|e| match e {
+            DashboardError::Output(io) => CliError::from(io),
+            DashboardError::SourceFailed(m) => CliError::device(m),
+            e => CliError::internal(e.to_string()),
+        })?;
+    if outcome.shown == Shown::Dashboard {
+        let ended = if outcome.quit_early {
+            "quit before the end of the case"
+        } else {
+            "case complete"
+        };
+        println!(
+            "lsrmon demo: {ended}; {} marker(s) added. lsrmon is a research and teaching tool, \
+             not a medical device.",
+            outcome.user_markers.len()
+        );
     }
     Ok(())
 }
