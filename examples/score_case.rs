@@ -85,6 +85,12 @@ fn main() {
                     }
                     continue;
                 }
+                if let Ok(ch) = std::env::var("ALL") {
+                    if r.channel.to_string() == ch {
+                        println!("{:8.3} {:?} {:?} snr {:.2} p2p {:.1} noise_p2p {:.1} state {:?} | truth {:.1}", r.stim_time_s, r.status, r.reject_reason, r.snr, r.lsr_p2p_uv, r.noise_p2p_uv, r.state, t.lsr_p2p_uv);
+                    }
+                    continue;
+                }
                 if std::env::var("NULL").is_ok() {
                     if !truth_present && t.contamination.is_none() && !t.direct_abolished {
                         println!(

@@ -64,10 +64,11 @@ pub struct SweepRow {
 }
 
 impl SweepRow {
-    pub fn new(r: &SweepResult, label: &str) -> Self {
+    /// One row; `offset_s` moves stream time to the file's time zero.
+    pub fn new(r: &SweepResult, label: &str, offset_s: f64) -> Self {
         Self {
             stim_index: r.stim_index,
-            stim_time_s: round(r.stim_time_s, 6),
+            stim_time_s: round(r.stim_time_s + offset_s, 6),
             branch: r.branch.name().to_string(),
             channel: label.to_string(),
             status: r.status.as_str().to_string(),
@@ -210,7 +211,8 @@ impl Collector {
         self.channels.values()
     }
 
-    /// Builds the result.
+    /// Builds the result. Times inside the engine are stream times (from the first sample);
+    /// `offset_s` (the series' starting time) moves them to the file's time zero.
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &self,
@@ -221,7 +223,9 @@ impl Collector {
         markers: &[Marker],
         counters: &EngineCounters,
         frames: u64,
+        offset_s: f64,
     ) -> Analysis {
+        let shift = |t: Option<f64>| t.map(|v| round(v + offset_s, 6));
         let mut c = BTreeMap::new();
         c.insert("frames".to_string(), counters.frames);
         c.insert("stimuli".to_string(), counters.stimuli);
@@ -266,9 +270,27 @@ impl Collector {
             sweeps: self
                 .sweeps
                 .iter()
-                .map(|r| SweepRow::new(r, &self.labels[r.channel]))
+                .map(|r| SweepRow::new(r, &self.labels[r.channel], offset_s))
                 .collect(),
-            channels: self.channels.values().cloned().collect(),
+            channels: self
+                .channels
+                .values()
+                .map(|c| ChannelSummary {
+                    baseline_established_at_s: shift(c.baseline_established_at_s),
+                    first_disappeared_at_s: shift(c.first_disappeared_at_s),
+                    declared_at_s: shift(c.declared_at_s),
+                    events: c
+                        .events
+                        .iter()
+                        .map(|e| EventRow {
+                            time_s: round(e.time_s + offset_s, 6),
+                            declared_at_s: round(e.declared_at_s + offset_s, 6),
+                            state: e.state.clone(),
+                        })
+                        .collect(),
+                    ..c.clone()
+                })
+                .collect(),
             markers,
             counters: c,
         }

@@ -98,7 +98,8 @@ pub struct Health {
     pub source_done: AtomicBool,
 }
 
-/// What consumers receive.
+/// What consumers receive. Engine events travel inline (no allocation on the DSP thread).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     Engine(EngineEvent),
@@ -174,7 +175,7 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                 }
                 let data = &buf[..n * nch];
                 loop {
-                    if sp.vacant_len() >= data.len() && ep.vacant_len() >= events.len() + 1 {
+                    if sp.vacant_len() >= data.len() && ep.vacant_len() > events.len() {
                         if dropped_since > 0 {
                             // Tell the engine where the discontinuity is.
                             let _ = ep.try_push(SourceEvent::Gap {

@@ -253,6 +253,9 @@ pub struct CriterionSettings {
     /// Consecutive clean `absent` sweeps (rejected sweeps are skipped, a `present` one
     /// restarts the count) before the channel is declared `absent`.
     pub absent_run: u32,
+    /// A `present` sweep restarts an absent run only if its SNR reaches this; a weaker one is
+    /// left to the run-average check (it neither counts nor breaks the run).
+    pub run_break_snr: f64,
     /// Consecutive `present` sweeps before a channel that was `absent` is declared `present`
     /// again.
     pub present_run: u32,
@@ -272,6 +275,7 @@ impl Default for CriterionSettings {
             baseline_sweeps: 10,
             baseline_present_fraction: 0.6,
             absent_run: 5,
+            run_break_snr: 2.0,
             present_run: 3,
             require_direct_response: true,
             check_run_average: true,

@@ -244,12 +244,17 @@ fn run_case(scenario: Scenario, fs: f64, noise: f64, mains: f64, seed: u64) -> S
             // Walk the sweeps from the change, counting judgeable ones.
             let mut judgeable = 0;
             let mut ok = false;
-            for i in c.stim_index as usize..next_return {
+            for (i, rs) in by_stim
+                .iter()
+                .enumerate()
+                .take(next_return)
+                .skip(c.stim_index as usize)
+            {
                 let t = truth.sweep(i, ch).unwrap();
                 if t.contamination.is_none() && !t.direct_abolished {
                     judgeable += 1;
                 }
-                if let Some(r) = by_stim[i].iter().find(|r| r.channel == ch) {
+                if let Some(r) = rs.iter().find(|r| r.channel == ch) {
                     if r.state == MonitorState::Absent {
                         ok = true;
                         break;

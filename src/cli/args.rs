@@ -31,6 +31,14 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Monitor the built-in simulated patient in real time (no hardware needed).
     Demo(DemoArgs),
+    /// Write a session file (NWB) from the simulated patient.
+    Simulate(super::simulate::SimulateArgs),
+    /// Analyse session files headless: lsrmon.analysis/1 JSON (or CSV) on stdout.
+    Analyze(super::analyze::AnalyzeArgs),
+    /// Play a session file through the live pipeline.
+    Replay(super::replay::ReplayArgs),
+    /// Repair a session file whose recorder died (keeps everything up to its last commit).
+    Recover(super::recover::RecoverArgs),
 }
 
 /// The simulated patient.

@@ -58,9 +58,14 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
     let markers = patient.markers();
     let engine = Engine::new(&info, &settings)?;
     let timing = engine.timing_name();
+    let cfg = PipelineConfig {
+        pace: Pace::Speed(a.speed),
+        backpressure: Backpressure::Wait,
+        ..PipelineConfig::default()
+    };
+    let running = pipeline::spawn(Box::new(patient), engine, cfg);
     // The dashboard when stdout is a terminal, else (or with --headless) the headless report.
-    let headless = a.headless || !dashboard::terminal_available();
-    if headless {
+    if a.headless || !dashboard::terminal_available() {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
@@ -75,18 +80,11 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
             out,
             "lsrmon is a research and teaching tool, not a medical device."
         )?;
+        return super::headless::watch(&mut out, running, &info, markers, !a.changes_only);
     }
-    let cfg = PipelineConfig {
-        pace: Pace::Speed(a.speed),
-        backpressure: Backpressure::Wait,
-        ..PipelineConfig::default()
-    };
-    let running = pipeline::spawn(Box::new(patient), engine, cfg);
     let opts = DashboardOptions {
         title: format!("demo x{}, stimuli from the {timing}", a.speed),
         ring_frames: cfg.ring_frames,
-        headless,
-        headless_sweeps: !a.changes_only,
         ..DashboardOptions::default()
     };
     let outcome =

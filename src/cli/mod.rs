@@ -12,14 +12,21 @@
 //! (a file, a setting or an argument: the message names it); 3 a device failed;
 //! 130 interrupted.
 
+mod analyze;
 mod args;
 mod demo;
 mod error;
+mod headless;
+mod progress;
+mod recover;
+mod replay;
+mod simulate;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+pub use analyze::{analyse_file, counter_list, parse_channel};
 pub use args::{Cli, Command};
 pub use error::{CliError, Exit};
 
@@ -28,11 +35,17 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(&cli.global, &a),
+        Command::Simulate(a) => simulate::run(&cli.global, &a),
+        Command::Analyze(a) => analyze::run(&cli.global, &a),
+        Command::Replay(a) => replay::run(&cli.global, &a),
+        Command::Recover(a) => recover::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("lsrmon: {e}");
+            if !e.message.is_empty() {
+                eprintln!("lsrmon: {e}");
+            }
             ExitCode::from(e.exit as u8)
         }
     }

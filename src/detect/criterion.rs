@@ -8,8 +8,11 @@
 //!    `baseline_present_fraction` of them must be present. If not, the state is `no_baseline`
 //!    and nothing can disappear (appearances are still reported as events).
 //! 2. **Disappearance.** A run of `absent_run` consecutive `absent` sweeps declares `absent`.
-//!    Rejected sweeps (cautery, saturation, lost samples, no direct response) are skipped: they
-//!    neither count nor break the run. A `present` or equivocal sweep restarts it. With
+//!    Rejected sweeps (cautery, saturation, lost samples, no direct response, and equivocal
+//!    ones, which cannot be judged either way) are skipped: they neither count nor break the
+//!    run. A `present` sweep restarts it if its SNR reaches `run_break_snr`; a weaker one,
+//!    barely above the threshold (at 5 kHz pure noise gets there about once in a hundred
+//!    sweeps), is left to the run-average check like an equivocal one. With
 //!    `check_run_average`, the average of the run's sweeps must show no LSR either (its SNR at
 //!    most `run_average_max_snr`): an LSR too small for single sweeps shows in their average,
 //!    so a fading-but-present response is not called gone.
@@ -34,6 +37,8 @@ pub struct Observation {
     pub lsr_p2p_uv: f32,
     pub onset_ms: Option<f32>,
     pub direct_p2p_uv: f32,
+    /// The sweep's SNR (see [`crate::detect::measure::max_window_rms`]).
+    pub snr: f32,
 }
 
 /// A declared change.
@@ -127,7 +132,11 @@ impl ChannelCriterion {
         run_average_snr: &mut dyn FnMut(usize) -> f32,
     ) -> Step {
         let mut step = Step::default();
-        if obs.status == SweepStatus::Rejected && !obs.equivocal {
+        if obs.status == SweepStatus::Rejected
+            && !(obs.equivocal && self.state == MonitorState::Baseline)
+        {
+            // Cannot be judged: neither counts nor breaks a run. (During the baseline an
+            // equivocal sweep counts as a judged sweep without an LSR.)
             return step;
         }
         match self.state {
@@ -148,7 +157,9 @@ impl ChannelCriterion {
                             step.withheld_by_average = true;
                         }
                     }
-                } else {
+                } else if obs.status == SweepStatus::Present
+                    && obs.snr as f64 >= self.settings.run_break_snr
+                {
                     self.run_len = 0;
                 }
             }
@@ -284,6 +295,11 @@ mod tests {
             },
             onset_ms: (status == SweepStatus::Present).then_some(10.0),
             direct_p2p_uv: 2000.0,
+            snr: if status == SweepStatus::Present {
+                10.0
+            } else {
+                1.0
+            },
         }
     }
 
@@ -334,6 +350,18 @@ mod tests {
     }
 
     #[test]
+    fn a_weak_present_sweep_does_not_restart_an_absent_run() {
+        let mut c = ChannelCriterion::new(&settings());
+        run(&mut c, "PPPP", 0.0, 1.0);
+        run(&mut c, "AA", 10.0, 1.0);
+        let mut weak = obs(12.0, SweepStatus::Present);
+        weak.snr = 1.5;
+        assert!(c.observe(&weak, &mut |_| 1.0).change.is_none());
+        let steps = run(&mut c, "A", 13.0, 1.0);
+        assert_eq!(steps[0].1.change.unwrap().time_s, 10.0);
+    }
+
+    #[test]
     fn rejected_sweeps_never_count_towards_absent() {
         let mut c = ChannelCriterion::new(&settings());
         run(&mut c, "PPPP", 0.0, 1.0);
@@ -343,13 +371,21 @@ mod tests {
     }
 
     #[test]
-    fn equivocal_sweeps_break_a_run() {
+    fn equivocal_sweeps_are_skipped_like_rejected_ones() {
         let mut c = ChannelCriterion::new(&settings());
         run(&mut c, "PPPP", 0.0, 1.0);
-        run(&mut c, "AAEAA", 10.0, 1.0);
+        run(&mut c, "AAE", 10.0, 1.0);
         assert_eq!(c.state(), MonitorState::Present);
-        run(&mut c, "A", 20.0, 1.0);
+        let steps = run(&mut c, "EA", 20.0, 1.0);
         assert_eq!(c.state(), MonitorState::Absent);
+        assert_eq!(steps[1].1.change.unwrap().time_s, 10.0);
+        // During the baseline an equivocal sweep is a judged sweep without an LSR.
+        let mut b = ChannelCriterion::new(&settings());
+        let steps = run(&mut b, "PEEP", 0.0, 1.0);
+        assert!(
+            !steps[3].1.baseline.unwrap().present,
+            "2 of 4 present is below 60 %"
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ const RECENT: usize = 16;
 /// Span around each stimulus bridged before mains detection, ms.
 const MAINS_SKIP_MS: [f64; 2] = [-1.0, 45.0];
 
-/// What the engine reports.
+/// What the engine reports. Plain `Copy` data without heap (a sweep carries its display
+/// trace inline), so it crosses the bounded channel to the consumers without allocating; hence
+/// the variants' different sizes are deliberate.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum EngineEvent {
     /// A stimulus was found (or announced by the source).
@@ -87,7 +90,7 @@ pub const REJECT_REASONS: [RejectReason; 7] = [
 enum Timing {
     Events,
     Trigger(Vec<(usize, Branch, TriggerDetector)>),
-    Artifact(usize, ArtifactDetector),
+    Artifact(usize, Box<ArtifactDetector>),
 }
 
 /// The LSR engine for one source.
@@ -238,8 +241,10 @@ impl Engine {
             match ch {
                 Some(ch) => Ok(Timing::Artifact(
                     ch,
-                    ArtifactDetector::new(&s.stimulus, fs, info.channels[ch].uv_per_unit())
-                        .map_err(stim_err)?,
+                    Box::new(
+                        ArtifactDetector::new(&s.stimulus, fs, info.channels[ch].uv_per_unit())
+                            .map_err(stim_err)?,
+                    ),
                 )),
                 None => Err(EngineError::Source(
                     "no EMG channel to find stimulus artifacts on".into(),
@@ -535,6 +540,7 @@ impl Engine {
                 &measured,
                 tr.noise.get(MIN_LEVELS),
                 tr.high_band.get(MIN_LEVELS),
+                tr.null.get(MIN_LEVELS),
                 tr.baseline_direct_p2p,
             );
             let clean_levels = !matches!(
@@ -550,6 +556,7 @@ impl Engine {
             if clean_levels {
                 tr.noise.push(measured.noise_rms);
                 tr.high_band.push(measured.high_band);
+                tr.null.push(measured.null_snr);
             }
             let equivocal = reason == Some(RejectReason::Equivocal);
             let seg = &self.analyzer.seg[ch];
@@ -568,7 +575,7 @@ impl Engine {
                 let item = &mut self.run_scratch;
                 item[..noise.len()].copy_from_slice(&seg[noise.clone()]);
                 item[noise.len()..noise.len() + win.len()].copy_from_slice(&seg[win.clone()]);
-                tr.note_run_sweep(status, equivocal, item);
+                tr.note_run_sweep(status, item);
                 if tr.has_template {
                     let off = geo.window_in_display();
                     let t = &tr.baseline_avg[off.min(tr.baseline_avg.len())..];
@@ -577,7 +584,7 @@ impl Engine {
                     template_corr = measure::best_correlation(seg, win.start, t, lag);
                 }
             } else {
-                tr.note_run_sweep(status, equivocal, &[]);
+                tr.note_run_sweep(status, &[]);
             }
             let obs = Observation {
                 stim_time_s,
@@ -586,6 +593,7 @@ impl Engine {
                 lsr_p2p_uv: measured.lsr_p2p,
                 onset_ms: measured.onset_ms,
                 direct_p2p_uv: facts.direct_p2p,
+                snr: measured.snr,
             };
             let sub = geo.sub_len;
             let step_n = geo.step;

@@ -126,8 +126,8 @@ pub fn onset(x: &[f32], window: Range<usize>, p: &OnsetParams, env: &mut [f32]) 
     }
     let mut run = 0usize;
     let mut detected = None;
-    for i in start..end {
-        if env[i] >= threshold {
+    for (i, &e) in env.iter().enumerate().take(end).skip(start) {
+        if e >= threshold {
             run += 1;
             if run >= min_len.max(1) {
                 detected = Some(i + 1 - run);
@@ -246,9 +246,9 @@ fn rising_edge(x: &[f32], sm: &[f32], k: usize, floor: usize, noise: f32) -> f64
     let origin = start;
     let n = (j1 - j0 + 1) as f64;
     let (mut st, mut sx, mut stt, mut stx) = (0.0, 0.0, 0.0, 0.0);
-    for i in j0..=j1 {
-        let t = (i - j0) as f64;
-        let v = (s * x[i]) as f64;
+    for (t, &xi) in x[j0..=j1].iter().enumerate() {
+        let t = t as f64;
+        let v = (s * xi) as f64;
         st += t;
         sx += v;
         stt += t * t;
@@ -299,6 +299,8 @@ fn at(d: &[f32], j: isize) -> f64 {
 type Mat = [[f64; CROSSTALK_TAPS]; CROSSTALK_TAPS];
 
 /// Solves `a · x = b` (Gaussian elimination with partial pivoting); None when singular.
+/// (Elimination reads two rows at once, so the loops index.)
+#[allow(clippy::needless_range_loop)]
 fn solve(mut a: Mat, mut b: [f64; CROSSTALK_TAPS]) -> Option<[f64; CROSSTALK_TAPS]> {
     const N: usize = CROSSTALK_TAPS;
     let scale: f64 = (0..N).map(|i| a[i][i].abs()).sum::<f64>() + 1.0;

@@ -47,6 +47,9 @@ pub struct Measured {
     pub noise_p2p: f32,
     pub lsr_p2p: f32,
     pub snr: f32,
+    /// The same statistic on the stretch of noise just before the stimulus (as long as the
+    /// LSR window): what pure noise scores on this channel, at this rate, now.
+    pub null_snr: f32,
     pub onset_ms: Option<f32>,
     pub high_band: f32,
     pub saturated: bool,
@@ -365,6 +368,11 @@ impl SweepAnalyzer {
         out.noise_p2p = measure::p2p(&x[noise.end - wlen..noise.end]);
         let win = geo.window(frac);
         out.lsr_p2p = measure::p2p(&x[win.clone()]);
+        if out.noise_rms > 0.0 {
+            out.null_snr =
+                measure::max_window_rms(&x[noise.end - wlen..noise.end], geo.sub_len, geo.step)
+                    / out.noise_rms;
+        }
         out.snr = if out.noise_rms > 0.0 {
             measure::max_window_rms(&x[win.clone()], geo.sub_len, geo.step) / out.noise_rms
         } else {
@@ -393,6 +401,7 @@ impl SweepAnalyzer {
         m: &Measured,
         running_noise: Option<f32>,
         running_high: Option<f32>,
+        running_null: Option<f32>,
         baseline_direct: f32,
     ) -> (SweepStatus, Option<RejectReason>) {
         let j = &self.settings.judge;
@@ -423,9 +432,10 @@ impl SweepAnalyzer {
         if running_noise.is_some_and(|n| m.noise_rms > j.noisy_baseline_factor as f32 * n) {
             return reject(RejectReason::SpontaneousActivity);
         }
-        if m.snr as f64 >= self.present_snr {
+        let (present, absent) = self.thresholds(running_null);
+        if m.snr as f64 >= present {
             (SweepStatus::Present, None)
-        } else if m.snr as f64 <= self.absent_snr
+        } else if m.snr as f64 <= absent
             && m.lsr_p2p as f64 <= j.absent_p2p_noise_ratio * m.noise_p2p as f64
         {
             (SweepStatus::Absent, None)
@@ -434,6 +444,27 @@ impl SweepAnalyzer {
         }
     }
 }
+
+impl SweepAnalyzer {
+    /// The SNR thresholds in effect. They are specified for 3 kHz-wide noise, where pure noise
+    /// scores a median of [`REFERENCE_NULL_SNR`] on this statistic; when the channel's own
+    /// noise scores higher (narrower band, coloured noise, residual interference) the
+    /// thresholds' excess over 1 is scaled up in proportion, so the false-alarm rate stays
+    /// where it was set. Never below the bandwidth-scaled values.
+    pub fn thresholds(&self, running_null: Option<f32>) -> (f64, f64) {
+        let scale = running_null
+            .map(|m| ((m as f64 - 1.0) / (REFERENCE_NULL_SNR - 1.0)).clamp(1.0, 3.0))
+            .unwrap_or(1.0);
+        (
+            1.0 + (self.present_snr - 1.0) * scale,
+            1.0 + (self.absent_snr - 1.0) * scale,
+        )
+    }
+}
+
+/// Median of the window statistic on pure 3 kHz-wide noise (measured on the simulated
+/// patient at 10-48 kHz).
+pub const REFERENCE_NULL_SNR: f64 = 1.125;
 
 /// Two distinct mutable rows of a table.
 fn two_mut(v: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {

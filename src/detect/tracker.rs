@@ -54,6 +54,8 @@ pub struct Tracker {
     pub noise: RunningLevel,
     /// Running high-band RMS of clean sweeps.
     pub high_band: RunningLevel,
+    /// Running score of pure noise on the SNR statistic.
+    pub null: RunningLevel,
     /// Sum and count of the present baseline sweeps over the display span.
     baseline_sum: Vec<f32>,
     baseline_n: u32,
@@ -77,6 +79,7 @@ impl Tracker {
             criterion: ChannelCriterion::new(&settings.criterion),
             noise: RunningLevel::new(),
             high_band: RunningLevel::new(),
+            null: RunningLevel::new(),
             baseline_sum: vec![0.0; span_len],
             baseline_n: 0,
             baseline_avg: vec![0.0; span_len],
@@ -113,8 +116,8 @@ impl Tracker {
         self.baseline_n += 1;
     }
 
-    /// Keeps an absent sweep for the run average; other judged sweeps end the run.
-    pub fn note_run_sweep(&mut self, status: SweepStatus, equivocal: bool, item: &[f32]) {
+    /// Keeps an absent sweep for the run average; a present sweep ends the run.
+    pub fn note_run_sweep(&mut self, status: SweepStatus, item: &[f32]) {
         match status {
             SweepStatus::Absent => {
                 let slot = self.run_count % self.run_slots;
@@ -124,7 +127,7 @@ impl Tracker {
                 self.run_count += 1;
             }
             SweepStatus::Present => self.run_count = 0,
-            SweepStatus::Rejected if equivocal => self.run_count = 0,
+            // Rejected and equivocal sweeps are skipped by the criterion: keep the run.
             SweepStatus::Rejected => {}
         }
     }
@@ -225,13 +228,13 @@ mod tests {
                     noise + bump
                 })
                 .collect();
-            t.note_run_sweep(SweepStatus::Absent, false, &item);
+            t.note_run_sweep(SweepStatus::Absent, &item);
         }
         let mut scratch = vec![0.0; 200];
         let snr = t.run_average_snr(5, 100, 20, 5, &mut scratch);
         // Average noise is ±0.2 (one sweep left over), the bump is 0.8.
         assert!(snr > 3.0, "snr {snr}");
-        t.note_run_sweep(SweepStatus::Present, false, &[]);
+        t.note_run_sweep(SweepStatus::Present, &[]);
         assert!(t.run_average_snr(5, 100, 20, 5, &mut scratch).is_infinite());
     }
 }
