@@ -27,13 +27,14 @@
 //!   [`DashboardOptions::marker_tx`] (the recorder writes them). Markers the source scheduled
 //!   appear when the stream reaches them.
 
+pub mod headless;
 pub mod input;
 pub mod panels;
 pub mod state;
 pub mod theme;
 pub mod view;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -42,11 +43,9 @@ use crossbeam_channel::{RecvTimeoutError, Sender, TryRecvError};
 use ratatui::crossterm::event::{self, Event};
 use ratatui::DefaultTerminal;
 
-use crate::analysis::Collector;
 use crate::detect::EngineCounters;
 use crate::model::Marker;
 use crate::pipeline::{Control, Health, Output, Running};
-use crate::report::Reporter;
 use crate::settings::Settings;
 use crate::source::SourceInfo;
 
@@ -150,7 +149,15 @@ pub fn run(
     opts: DashboardOptions,
 ) -> Result<DashboardOutcome, DashboardError> {
     if opts.headless || !terminal_available() {
-        return run_headless(running, info, markers, opts.headless_sweeps);
+        let mut out = io::stdout().lock();
+        let counters = headless::watch(&mut out, running, info, markers, opts.headless_sweeps)?;
+        return Ok(DashboardOutcome {
+            shown: Shown::Headless,
+            user_markers: Vec::new(),
+            counters: Some(counters.counters),
+            quit_early: false,
+            outputs_dropped: counters.outputs_dropped,
+        });
     }
     let cfg = StateConfig {
         title: opts.title.clone(),
@@ -330,7 +337,7 @@ fn execute(
 
 /// Stops the pipeline (unless it has ended), takes its last messages until the final counters
 /// arrive (the DSP thread waits for room to send them), and joins the threads.
-fn stop(running: Running, ended: Option<EngineCounters>) -> Option<EngineCounters> {
+pub(crate) fn stop(running: Running, ended: Option<EngineCounters>) -> Option<EngineCounters> {
     let mut counters = ended;
     if counters.is_none() {
         let _ = running.control.try_send(Control::Stop);
@@ -348,73 +355,4 @@ fn stop(running: Running, ended: Option<EngineCounters>) -> Option<EngineCounter
     }
     running.join();
     counters
-}
-
-/// The headless report (no terminal, or `--headless`): one line per sweep or per change,
-/// markers as the stream reaches them, and the summary.
-fn run_headless(
-    running: Running,
-    info: &SourceInfo,
-    markers: Vec<Marker>,
-    sweeps: bool,
-) -> Result<DashboardOutcome, DashboardError> {
-    let mut out = io::stdout().lock();
-    let labels = info.channels.iter().map(|c| c.label.clone()).collect();
-    let mut reporter = Reporter::new(labels, markers, sweeps);
-    let mut collector = Collector::new(info);
-    let mut end = None;
-    let mut failed = None;
-    let mut write_err = None;
-    for msg in running.output.iter() {
-        match msg {
-            Output::Engine(e) => {
-                collector.push(&e);
-                if let Err(err) = reporter.event(&mut out, &e) {
-                    write_err = Some(err);
-                    break;
-                }
-            }
-            Output::End(c) => {
-                end = Some(c);
-                break;
-            }
-            Output::SourceFailed(m) => {
-                failed = Some(m);
-                break;
-            }
-        }
-    }
-    let outputs_dropped = running.health.outputs_dropped.load(Ordering::Relaxed);
-    let stopped_early = end.is_none();
-    let counters = if stopped_early {
-        stop(running, None)
-    } else {
-        running.join();
-        end
-    };
-    if let Some(e) = write_err {
-        return Err(DashboardError::Output(e));
-    }
-    if let Some(m) = failed {
-        return Err(DashboardError::SourceFailed(m));
-    }
-    let counters = counters.ok_or(DashboardError::NoSummary)?;
-    let end_s = counters.frames as f64 / info.sample_rate_hz;
-    reporter
-        .summary(&mut out, &collector, &counters, end_s)
-        .map_err(DashboardError::Output)?;
-    if outputs_dropped > 0 {
-        writeln!(
-            out,
-            "  {outputs_dropped} results did not reach the display (output queue full)"
-        )
-        .map_err(DashboardError::Output)?;
-    }
-    Ok(DashboardOutcome {
-        shown: Shown::Headless,
-        user_markers: Vec::new(),
-        counters: Some(counters),
-        quit_early: false,
-        outputs_dropped,
-    })
 }
