@@ -158,7 +158,8 @@ pub fn render(st: &DashboardState, i: usize, area: Rect, buf: &mut Buffer) {
     let extra = baseline_words(st, i);
     let big = bigtext::width(big_word(&v));
     let label_w = label.chars().count() as u16 + 2;
-    let big_fits = area.height >= 5 && label_w + big + 2 <= area.width;
+    // Big letters under the label, at the same column in every banner.
+    let big_fits = area.height >= 5 && big + 4 <= area.width;
     buf.set_stringn(area.x, area.y, &label, w, main);
     if let Some(e) = &extra {
         let ew = e.chars().count() as u16;
@@ -167,12 +168,7 @@ pub fn render(st: &DashboardState, i: usize, area: Rect, buf: &mut Buffer) {
         }
     }
     if big_fits {
-        let r = Rect::new(
-            area.x + label_w,
-            area.y + 1,
-            area.width - label_w,
-            bigtext::HEIGHT,
-        );
+        let r = Rect::new(area.x + 2, area.y + 1, area.width - 2, bigtext::HEIGHT);
         bigtext::render(big_word(&v), r, buf, main);
         buf.set_stringn(area.x + 2, area.y + 4, &text, w.saturating_sub(2), main);
     } else {

@@ -120,7 +120,13 @@ pub fn render(st: &DashboardState, i: usize, area: Rect, buf: &mut Buffer) {
         }
     }
     if label_w < 20 && rows_per == 1 {
-        let key = " p=present a=absent ";
+        let long = " p=present a=absent other=rejected ";
+        let short = " p=present a=absent ";
+        let key = if area.width > long.chars().count() as u16 + 2 {
+            long
+        } else {
+            short
+        };
         let w = key.chars().count() as u16;
         if area.width > w + 2 {
             buf.set_string(area.x + 1, area.y + area.height - 1, key, theme::dim());
