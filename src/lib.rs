@@ -24,6 +24,7 @@
 //!   the per-channel state machine; [`detect::Engine`] ties them together.
 //! - [`pipeline`]: the threads, rings and channels around the engine.
 //! - [`report`]: what the headless run prints.
+//! - [`dashboard`]: the terminal dashboard (verdict banners, sweeps, trend, health).
 //!
 //! Every stage follows one rule: a constructor (`new`/`prepare`) may allocate, `process` may
 //! not. `tests/no_alloc.rs` proves it with a counting allocator.
@@ -33,6 +34,7 @@ pub mod analysis;
 pub mod anatomy;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod detect;
 pub mod dsp;
 pub mod model;

@@ -90,4 +90,7 @@ pub struct DemoArgs {
     /// Print only baselines, state changes, markers and the summary (not every sweep).
     #[arg(long)]
     pub changes_only: bool,
+    /// Print the headless report instead of the dashboard, even on a terminal.
+    #[arg(long)]
+    pub headless: bool,
 }
