@@ -1,9 +1,6 @@
 //! `lsrmon demo`: the simulated patient through the live pipeline, in real time, on the
 //! dashboard (or the headless report when there is no terminal or with `--headless`).
 
-use std::io::Write;
-
-use crate::dashboard::{self, DashboardError, DashboardOptions, Shown};
 use crate::detect::Engine;
 use crate::pipeline::{self, Backpressure, Pace, PipelineConfig};
 use crate::sim::{SimConfig, SimPatient};
@@ -64,46 +61,25 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
         ..PipelineConfig::default()
     };
     let running = pipeline::spawn(Box::new(patient), engine, cfg);
-    // The dashboard when stdout is a terminal, else (or with --headless) the headless report.
-    if a.headless || !dashboard::terminal_available() {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "lsrmon demo: {} at {} Hz, {} channels, stimuli from the {}; speed x{}",
-            info.description,
-            info.sample_rate_hz,
-            info.channel_count(),
-            timing,
-            a.speed
-        )?;
-        writeln!(
-            out,
-            "lsrmon is a research and teaching tool, not a medical device."
-        )?;
-        return super::headless::watch(&mut out, running, &info, markers, !a.changes_only);
-    }
-    let opts = DashboardOptions {
-        title: format!("demo x{}, stimuli from the {timing}", a.speed),
-        ring_frames: cfg.ring_frames,
-        ..DashboardOptions::default()
-    };
-    let outcome =
-        dashboard::run(running, &info, &settings, markers, opts).map_err(|e| match e {
-            DashboardError::Output(io) => CliError::from(io),
-            DashboardError::SourceFailed(m) => CliError::device(m),
-            e => CliError::internal(e.to_string()),
-        })?;
-    if outcome.shown == Shown::Dashboard {
-        let ended = if outcome.quit_early {
-            "quit before the end of the case"
-        } else {
-            "case complete"
-        };
-        println!(
-            "lsrmon demo: {ended}; {} marker(s) added. lsrmon is a research and teaching tool, \
-             not a medical device.",
-            outcome.user_markers.len()
-        );
-    }
-    Ok(())
+    super::headless::monitor(
+        running,
+        &info,
+        &settings,
+        markers,
+        super::headless::Monitor {
+            headless: a.headless,
+            every_sweep: !a.changes_only,
+            header: format!(
+                "lsrmon demo: {} at {} Hz, {} channels, stimuli from the {}; speed x{}",
+                info.description,
+                info.sample_rate_hz,
+                info.channel_count(),
+                timing,
+                a.speed
+            ),
+            title: format!("demo x{}, stimuli from the {timing}", a.speed),
+            ring_frames: cfg.ring_frames,
+            command: "demo",
+        },
+    )
 }

@@ -1,58 +1,81 @@
-//! The headless monitor: consumes a running pipeline and prints the report (used by `demo`,
-//! `replay` and `live` when there is no terminal for the dashboard, or when asked).
+//! Monitoring a running pipeline from the command line: the dashboard when stdout is a
+//! terminal, else (or with `--headless`) the headless report. Used by `demo` and `replay`.
 
 use std::io::Write;
-use std::sync::atomic::Ordering;
 
-use crate::analysis::Collector;
+use crate::dashboard::{self, DashboardError, DashboardOptions, Shown};
 use crate::model::Marker;
-use crate::pipeline::{Output, Running};
-use crate::report::Reporter;
+use crate::pipeline::Running;
+use crate::settings::Settings;
 use crate::source::SourceInfo;
 
 use super::error::CliError;
 
-/// Prints every result as it comes, then the summary. Returns when the stream ends.
-pub fn watch(
-    out: &mut dyn Write,
+/// How to monitor.
+pub struct Monitor<'a> {
+    /// Force the headless report.
+    pub headless: bool,
+    /// In the headless report, one line per sweep (not only changes).
+    pub every_sweep: bool,
+    /// The first line of the headless report, and the dashboard's title.
+    pub header: String,
+    pub title: String,
+    pub ring_frames: usize,
+    pub command: &'a str,
+}
+
+fn map(e: DashboardError) -> CliError {
+    match e {
+        DashboardError::Output(io) => CliError::from(io),
+        DashboardError::SourceFailed(m) => CliError::device(m),
+        e => CliError::internal(e.to_string()),
+    }
+}
+
+/// Runs the monitor until the stream ends (or the user quits the dashboard).
+pub fn monitor(
     running: Running,
     info: &SourceInfo,
+    settings: &Settings,
     markers: Vec<Marker>,
-    every_sweep: bool,
+    m: Monitor<'_>,
 ) -> Result<(), CliError> {
-    let labels = info.channels.iter().map(|c| c.label.clone()).collect();
-    let mut reporter = Reporter::new(labels, markers, every_sweep);
-    let mut collector = Collector::new(info);
-    let mut end = None;
-    let mut failure = None;
-    for msg in running.output.iter() {
-        match msg {
-            Output::Engine(e) => {
-                collector.push(&e);
-                reporter.event(out, &e)?;
-            }
-            Output::End(c) => {
-                end = Some(c);
-                break;
-            }
-            Output::SourceFailed(m) => failure = Some(m),
-        }
-    }
-    let health = running.health.clone();
-    running.join();
-    if let Some(m) = failure {
-        return Err(CliError::device(m));
-    }
-    let counters =
-        end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
-    let end_s = counters.frames as f64 / info.sample_rate_hz;
-    reporter.summary(out, &collector, &counters, end_s)?;
-    let dropped = health.outputs_dropped.load(Ordering::Relaxed);
-    if dropped > 0 {
+    if m.headless || !dashboard::terminal_available() {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", m.header)?;
         writeln!(
             out,
-            "  {dropped} results did not reach the display (output queue full)"
+            "lsrmon is a research and teaching tool, not a medical device."
         )?;
+        let end = dashboard::headless::watch(&mut out, running, info, markers, m.every_sweep)
+            .map_err(map)?;
+        if end.outputs_dropped > 0 {
+            writeln!(
+                out,
+                "  {} results did not reach the display (output queue full)",
+                end.outputs_dropped
+            )?;
+        }
+        return Ok(());
+    }
+    let opts = DashboardOptions {
+        title: m.title,
+        ring_frames: m.ring_frames,
+        ..DashboardOptions::default()
+    };
+    let outcome = dashboard::run(running, info, settings, markers, opts).map_err(map)?;
+    if outcome.shown == Shown::Dashboard {
+        let ended = if outcome.quit_early {
+            "quit before the end"
+        } else {
+            "complete"
+        };
+        println!(
+            "lsrmon {}: {ended}; {} marker(s) added. lsrmon is a research and teaching tool, \
+             not a medical device.",
+            m.command,
+            outcome.user_markers.len()
+        );
     }
     Ok(())
 }

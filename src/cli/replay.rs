@@ -1,7 +1,6 @@
 //! `lsrmon replay FILE`: a session file through the live pipeline (source thread, ring, DSP
 //! thread), at real speed, at a multiple, or as fast as possible.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -26,6 +25,9 @@ pub struct ReplayArgs {
     /// Print only baselines, state changes, markers and the summary.
     #[arg(long)]
     pub changes_only: bool,
+    /// The headless report even on a terminal (no dashboard).
+    #[arg(long)]
+    pub headless: bool,
     /// The series to play when a file has several.
     #[arg(long, value_name = "NAME")]
     pub series: Option<String>,
@@ -53,24 +55,12 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
     let markers = source.markers();
     let engine = Engine::new(&info, &settings)
         .map_err(|e| CliError::bad_input(format!("{}: {e}", a.file.display())))?;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "lsrmon replay: {} at {} Hz, {} channels, stimuli from the {}, settings {from}; {}",
-        a.file.display(),
-        info.sample_rate_hz,
-        info.channel_count(),
-        engine.timing_name(),
-        if a.fast {
-            "as fast as possible".to_string()
-        } else {
-            format!("speed x{}", a.speed)
-        }
-    )?;
-    writeln!(
-        out,
-        "lsrmon is a research and teaching tool, not a medical device."
-    )?;
+    let timing = engine.timing_name();
+    let speed = if a.fast {
+        "as fast as possible".to_string()
+    } else {
+        format!("speed x{}", a.speed)
+    };
     let cfg = PipelineConfig {
         pace: if a.fast {
             Pace::Unpaced
@@ -81,5 +71,23 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
         ..PipelineConfig::default()
     };
     let running = pipeline::spawn(source, engine, cfg);
-    super::headless::watch(&mut out, running, &info, markers, !a.changes_only)
+    super::headless::monitor(
+        running,
+        &info,
+        &settings,
+        markers,
+        super::headless::Monitor {
+            headless: a.headless,
+            every_sweep: !a.changes_only,
+            header: format!(
+                "lsrmon replay: {} at {} Hz, {} channels, stimuli from the {timing}, settings {from}; {speed}",
+                a.file.display(),
+                info.sample_rate_hz,
+                info.channel_count(),
+            ),
+            title: format!("replay {} ({speed})", a.file.display()),
+            ring_frames: cfg.ring_frames,
+            command: "replay",
+        },
+    )
 }
