@@ -31,6 +31,11 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Monitor the built-in simulated patient in real time (no hardware needed).
     Demo(DemoArgs),
+    /// List audio inputs (rates, channels, formats) and serial ports.
+    Devices,
+    /// Monitor a live device (audio input, SpikerBox) or the simulated patient in real time,
+    /// recording while monitoring.
+    Live(super::live::LiveArgs),
 }
 
 /// The simulated patient.
