@@ -35,7 +35,7 @@ pub enum Command {
     Devices,
     /// Monitor a live device (audio input, SpikerBox) or the simulated patient in real time,
     /// recording while monitoring.
-    Live(super::live::LiveArgs),
+    Live(Box<super::live::LiveArgs>),
 }
 
 /// The simulated patient.

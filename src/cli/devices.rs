@@ -14,17 +14,23 @@ pub fn describe_configs(configs: &[ConfigRange]) -> String {
         return "no input configuration reported".into();
     }
     // Per format: channel range, rate range, buffer range.
-    let mut by: BTreeMap<&str, (u16, u16, u32, u32, Option<(u32, u32)>)> = BTreeMap::new();
+    #[derive(Clone, Copy)]
+    struct Ranges {
+        channels: (u16, u16),
+        rates: (u32, u32),
+        buffers: Option<(u32, u32)>,
+    }
+    let mut by: BTreeMap<&str, Ranges> = BTreeMap::new();
     for c in configs {
-        let e = by
-            .entry(c.format.as_str())
-            .or_insert((u16::MAX, 0, u32::MAX, 0, None));
-        e.0 = e.0.min(c.channels);
-        e.1 = e.1.max(c.channels);
-        e.2 = e.2.min(c.min_rate_hz);
-        e.3 = e.3.max(c.max_rate_hz);
+        let e = by.entry(c.format.as_str()).or_insert(Ranges {
+            channels: (u16::MAX, 0),
+            rates: (u32::MAX, 0),
+            buffers: None,
+        });
+        e.channels = (e.channels.0.min(c.channels), e.channels.1.max(c.channels));
+        e.rates = (e.rates.0.min(c.min_rate_hz), e.rates.1.max(c.max_rate_hz));
         if let Some((a, b)) = c.buffer_frames {
-            e.4 = Some(e.4.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            e.buffers = Some(e.buffers.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
         }
     }
     let span = |a: u64, b: u64| {
@@ -35,14 +41,15 @@ pub fn describe_configs(configs: &[ConfigRange]) -> String {
         }
     };
     by.iter()
-        .map(|(f, (c0, c1, r0, r1, buf))| {
-            let buf = buf
+        .map(|(f, r)| {
+            let buf = r
+                .buffers
                 .map(|(a, b)| format!(", buffers {} frames", span(a.into(), b.into())))
                 .unwrap_or_default();
             format!(
                 "{f}: {} ch, {} Hz{buf}",
-                span((*c0).into(), (*c1).into()),
-                span((*r0).into(), (*r1).into())
+                span(r.channels.0.into(), r.channels.1.into()),
+                span(r.rates.0.into(), r.rates.1.into())
             )
         })
         .collect::<Vec<_>>()

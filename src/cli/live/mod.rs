@@ -138,11 +138,16 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     let recorder = match &a.record {
         Some(path) => {
             let settings_json = serde_json::json!({ "detection": &settings }).to_string();
+            // Room for ~10 s of recorder lag at 48 kHz (a slow disk's fsync): blocks arrive
+            // in 256-frame pieces, one pooled buffer each (16 MB at 8 channels).
             let opts = RecorderOptions {
                 writer: WriterOptions {
                     overwrite: a.overwrite,
                     ..WriterOptions::default()
                 },
+                queue_capacity: 4096,
+                pool_buffers: 2048,
+                buffer_frames: PipelineConfig::default().block_frames,
                 ..RecorderOptions::default()
             };
             Some(
@@ -209,6 +214,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     let mut notices_rx = opened.notices;
     let mut stop_seen: Option<Instant> = None;
     let mut last_counters = Instant::now();
+    let mut receiving = false;
     let device_counters = opened.counters;
     loop {
         select! {
@@ -248,6 +254,11 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
         }
         out.flush()?;
         session.markers_due();
+        if !receiving && session.position.load(Ordering::Relaxed) > 0 {
+            // A device can take seconds to deliver its first block (a sound server ~2 s).
+            eprintln!("lsrmon: receiving samples");
+            receiving = true;
+        }
         if last_counters.elapsed() > Duration::from_secs(5) {
             // Keep the file's counters current, so a crash still leaves them.
             if let Some(tx) = &rec_tx {

@@ -124,6 +124,8 @@ pub(super) fn counter_list(
     v
 }
 
+/// Session metadata: a fresh identifier and the wall-clock start (a live recording is an
+/// event in time; everything *analysed* stays clock-free).
 pub(super) fn session_meta(subject: &str) -> SessionMeta {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -301,9 +301,6 @@ pub(super) fn open_source(
     }
 }
 
-/// Session metadata: a fresh identifier and the wall-clock start (a live recording is an
-/// event in time; everything *analysed* stays clock-free).
-
 #[cfg(test)]
 mod tests {
     use super::*;
