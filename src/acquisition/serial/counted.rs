@@ -118,3 +118,61 @@ impl Source for CountedSerial {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acquisition::serial::decoder::encode_frame;
+    use crate::acquisition::serial::{DeviceKind, DeviceProfile, SerialConfig};
+    use serialport::SerialPort;
+    use std::io::Write;
+    use std::time::Duration;
+
+    #[test]
+    fn calibration_per_channel_and_counters_across_connections() {
+        let counters = DeviceCounters::new("serial", SERIAL_COUNTERS);
+        for connection in 0..2 {
+            let (mut master, slave) = serialport::TTYPort::pair().unwrap();
+            let path = slave.name().unwrap();
+            let mut cfg = SerialConfig::new(&path, *DeviceProfile::of(DeviceKind::HumanSpikerBox));
+            cfg.read_timeout = Duration::from_millis(50);
+            let src = SerialSource::open(&cfg).unwrap();
+            let nominal = src.info().channels[1].volts_per_unit;
+            let mut s = CountedSerial::new(src, &[Some(5000.0), None], counters.clone()).unwrap();
+            assert_eq!(s.info().channels[0].volts_per_unit, 5000e-6 / 8192.0);
+            assert_eq!(s.info().channels[1].volts_per_unit, nominal);
+            assert!(s.info().description.contains("site configuration"));
+            // 10 frames, the 5th missing a byte (dropped and counted).
+            let mut bytes = Vec::new();
+            for i in 0..=10u16 {
+                let mut f = Vec::new();
+                encode_frame(&[8192 + i, 8192 - i], &mut f);
+                if i == 4 {
+                    f.remove(1);
+                }
+                bytes.extend(f);
+            }
+            master.write_all(&bytes).unwrap();
+            let mut buf = [0f32; 64];
+            let mut got = 0;
+            while got < 9 {
+                got += s.read(&mut buf, &mut Vec::new()).unwrap();
+            }
+            let total = connection + 1;
+            assert_eq!(counters.by_name("frames"), Some(9 * total));
+            assert_eq!(counters.by_name("malformed_frames"), Some(total));
+            assert_eq!(counters.by_name("bytes"), Some(bytes.len() as u64 * total));
+        }
+        let (_m, slave) = serialport::TTYPort::pair().unwrap();
+        let cfg = SerialConfig::new(
+            slave.name().unwrap(),
+            *DeviceProfile::of(DeviceKind::HumanSpikerBox),
+        );
+        let src = SerialSource::open(&cfg).unwrap();
+        let e = CountedSerial::new(src, &[None], counters).err().unwrap();
+        assert!(
+            e.to_string().contains("1 calibrations for 2 channels"),
+            "{e}"
+        );
+    }
+}
