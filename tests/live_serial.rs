@@ -179,7 +179,7 @@ fn stream(
                 bytes.extend_from_slice(&[0x11, 0x22, 0x33, 0x44, 0x55]);
             }
         }
-        if p.master.write_all(&bytes).is_err() {
+        if !write_patiently(&mut p.master, &bytes) {
             break; // the host closed the port (its session ended)
         }
         at = end;
@@ -189,6 +189,29 @@ fn stream(
         }
     }
     (kept, events)
+}
+
+/// Writes everything, waiting while the host is briefly slower than the device (a pty holds
+/// only a few kB; a test machine busy compiling can pause the reader for a moment). False
+/// when nothing could be written for 5 s: the host has gone.
+fn write_patiently(master: &mut TTYPort, mut bytes: &[u8]) -> bool {
+    let mut last_progress = Instant::now();
+    while !bytes.is_empty() {
+        match master.write(bytes) {
+            Ok(n) if n > 0 => {
+                bytes = &bytes[n..];
+                last_progress = Instant::now();
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+        if last_progress.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+    }
+    true
 }
 
 fn site_config(dir: &Path) -> PathBuf {

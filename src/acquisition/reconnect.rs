@@ -8,10 +8,14 @@
 //! - the device is reopened with the same settings, retrying with a growing pause
 //!   (`first_delay`, doubling up to `max_delay`), until it is back, the program is stopped,
 //!   or `give_up_after` has passed;
-//! - when it is back, the time it was away becomes a [`SourceEvent::Gap`] before the first
-//!   new frame, with the frames that time would have held (wall time × sample rate: the
-//!   device cannot say what it did not send), so the recording marks the gap and every sweep
-//!   overlapping it is rejected, never judged absent. A [`DeviceNotice::Back`] says so.
+//! - when samples flow again, the time it was away (from its last samples to the opening
+//!   that brought new ones) becomes a [`SourceEvent::Gap`] before the first new frame, with
+//!   the frames that time would have held (wall time × sample rate: the device cannot say
+//!   what it did not send), so the recording marks the gap and every sweep overlapping it is
+//!   rejected, never judged absent. A [`DeviceNotice::Back`] says so.
+//! - One outage is one `Lost` and one `Back`, however many openings it takes: a port that
+//!   opens but stays silent (its stall timeout ends that connection) is just another failed
+//!   attempt.
 //!
 //! Frame numbers continue across connections (a new connection starts counting at 0; its
 //! events are moved by the frames delivered before it). A reopened device must have the same
@@ -39,6 +43,8 @@ pub const RECONNECT_COUNTERS: &[&str] = &[
     "failed_attempts",
     "outage_frames",
 ];
+// disconnects: outages begun; reconnects: outages ended (samples flowing again);
+// failed_attempts: openings that failed or delivered nothing; outage_frames: their length.
 const DISCONNECTS: usize = 0;
 const RECONNECTS: usize = 1;
 const FAILED_ATTEMPTS: usize = 2;
@@ -118,9 +124,10 @@ pub struct ReconnectingSource {
     /// Frames delivered by earlier connections.
     offset: u64,
     delivered: u64,
-    /// Lost frames to announce before the next frame.
-    pending_gap: Option<u64>,
+    /// When the last samples arrived.
     last_data: Instant,
+    /// In an outage: when the current connection was opened (None: not opened yet).
+    outage: Option<Option<Instant>>,
     opts: ReconnectOptions,
     counters: Arc<DeviceCounters>,
     stop: Option<Arc<AtomicBool>>,
@@ -144,8 +151,8 @@ impl ReconnectingSource {
             open,
             offset: 0,
             delivered: 0,
-            pending_gap: None,
             last_data: Instant::now(),
+            outage: None,
             opts,
             counters,
             stop: None,
@@ -224,18 +231,9 @@ impl ReconnectingSource {
                             a.channels.len()
                         )));
                     }
-                    let away = self.last_data.elapsed().as_secs_f64();
-                    let lost = ((away * a.sample_rate_hz).round() as u64).max(1);
-                    self.counters.add(RECONNECTS, 1);
-                    self.counters.add(OUTAGE_FRAMES, lost);
-                    self.pending_gap = Some(self.pending_gap.unwrap_or(0) + lost);
+                    self.outage = Some(Some(Instant::now()));
                     self.offset = self.delivered;
                     self.current = Some(src);
-                    self.notify(DeviceNotice::Back {
-                        device: self.device.clone(),
-                        away_s: away,
-                        lost_frames: lost,
-                    });
                     return Ok(true);
                 }
                 Err(_) => {
@@ -246,6 +244,25 @@ impl ReconnectingSource {
                     delay = (delay * 2).min(self.opts.max_delay);
                 }
             }
+        }
+    }
+
+    /// The first samples after an outage: the gap before them, and the notice.
+    fn back(&mut self, opened: Instant) -> SourceEvent {
+        let away = opened
+            .saturating_duration_since(self.last_data)
+            .as_secs_f64();
+        let lost = ((away * self.info.sample_rate_hz).round() as u64).max(1);
+        self.counters.add(RECONNECTS, 1);
+        self.counters.add(OUTAGE_FRAMES, lost);
+        self.notify(DeviceNotice::Back {
+            device: self.device.clone(),
+            away_s: away,
+            lost_frames: lost,
+        });
+        SourceEvent::Gap {
+            frame: self.delivered,
+            lost_frames: lost,
         }
     }
 }
@@ -281,14 +298,9 @@ impl Source for ReconnectingSource {
                     for e in &mut events[start..] {
                         shift(e, self.offset);
                     }
-                    if let Some(lost) = self.pending_gap.take() {
-                        events.insert(
-                            start,
-                            SourceEvent::Gap {
-                                frame: self.delivered,
-                                lost_frames: lost,
-                            },
-                        );
+                    if let Some(opened) = self.outage.take() {
+                        let gap = self.back(opened.unwrap_or_else(Instant::now));
+                        events.insert(start, gap);
                     }
                     self.delivered += n as u64;
                     self.last_data = Instant::now();
@@ -296,16 +308,22 @@ impl Source for ReconnectingSource {
                 }
                 Err(e @ (SourceError::Disconnected { .. } | SourceError::Io(_))) => {
                     events.truncate(start);
-                    self.counters.add(DISCONNECTS, 1);
-                    let detail = match &e {
-                        SourceError::Disconnected { detail, .. } => detail.clone(),
-                        other => other.to_string(),
-                    };
-                    self.notify(DeviceNotice::Lost {
-                        device: self.device.clone(),
-                        detail,
-                        at_frame: self.delivered,
-                    });
+                    if self.outage.is_none() {
+                        self.counters.add(DISCONNECTS, 1);
+                        let detail = match &e {
+                            SourceError::Disconnected { detail, .. } => detail.clone(),
+                            other => other.to_string(),
+                        };
+                        self.notify(DeviceNotice::Lost {
+                            device: self.device.clone(),
+                            detail,
+                            at_frame: self.delivered,
+                        });
+                        self.outage = Some(None);
+                    } else {
+                        // Reopened, but it failed again before delivering anything.
+                        self.counters.add(FAILED_ATTEMPTS, 1);
+                    }
                     // Dropping the old connection closes it (a SpikerBox is told to stop).
                     self.current = None;
                 }
@@ -400,16 +418,17 @@ mod tests {
 
     #[test]
     fn a_device_that_comes_back_continues_the_numbering_after_a_gap() {
-        // The second opening fails twice (device still missing), then works.
+        // Reopening: missing, then a port that opens but fails before any sample, missing
+        // again, then the device is back.
         let attempts = Arc::new(Mutex::new(0));
         let a = attempts.clone();
         let open: Opener = Box::new(move || {
             let mut k = a.lock().unwrap();
             *k += 1;
-            if *k <= 2 {
-                Err("no such device".into())
-            } else {
-                Ok(flaky(5))
+            match *k {
+                2 => Ok(flaky(0)),
+                1 | 3 => Err("no such device".into()),
+                _ => Ok(flaky(5)),
             }
         });
         let counters = DeviceCounters::new("reconnect", RECONNECT_COUNTERS);
@@ -440,8 +459,13 @@ mod tests {
         );
         assert_eq!(counters.by_name("disconnects"), Some(1));
         assert_eq!(counters.by_name("reconnects"), Some(1));
-        assert_eq!(counters.by_name("failed_attempts"), Some(2));
+        assert_eq!(counters.by_name("failed_attempts"), Some(3));
         let notices: Vec<DeviceNotice> = rx.try_iter().collect();
+        assert_eq!(
+            notices.len(),
+            2,
+            "one outage, one Lost and one Back: {notices:?}"
+        );
         assert!(matches!(
             &notices[0],
             DeviceNotice::Lost { at_frame: 4, .. }

@@ -38,7 +38,7 @@ use crate::acquisition::recording::RecordingSource;
 use crate::analysis::Collector;
 use crate::config::SiteConfig;
 use crate::detect::{Engine, EngineEvent};
-use crate::nwb::{RecordMsg, Recorder, RecorderOptions, WriterOptions};
+use crate::nwb::{RecordMsg, RecordSender, Recorder, RecorderOptions, WriterOptions};
 use crate::pipeline::{self, Output, PipelineConfig};
 use crate::report::Reporter;
 
@@ -215,6 +215,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     let mut stop_seen: Option<Instant> = None;
     let mut last_counters = Instant::now();
     let mut receiving = false;
+    let mut recorder_failed = false;
     let device_counters = opened.counters;
     loop {
         select! {
@@ -270,6 +271,10 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
             }
             last_counters = Instant::now();
         }
+        if !recorder_failed && rec_tx.as_ref().is_some_and(RecordSender::failed) {
+            eprintln!("lsrmon: RECORDING FAILED (the file is kept up to its last commit); monitoring goes on");
+            recorder_failed = true;
+        }
         if stop.load(Ordering::Relaxed) {
             let since = *stop_seen.get_or_insert_with(Instant::now);
             // The source ends at its next read; if it is stuck, stop the DSP thread.
@@ -303,15 +308,19 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     );
     let all_counters = counter_list(&health, &device_counters, Some(&analysis.counters));
 
+    let mut recording_error = None;
     let report = match recorder {
         Some(rec) => {
             if let Some(tx) = &rec_tx {
                 send_surely(tx, RecordMsg::Counters(all_counters.clone()));
             }
-            Some(
-                rec.finish()
-                    .map_err(|e| CliError::internal(format!("the recording failed: {e}")))?,
-            )
+            match rec.finish() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    recording_error = Some(format!("the recording failed: {e}"));
+                    None
+                }
+            }
         }
         None => None,
     };
@@ -349,6 +358,9 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
             .map_err(|e| CliError::bad_input(format!("cannot write '{}': {e}", j.display())))?;
     }
     out.flush()?;
+    if let Some(m) = recording_error {
+        return Err(CliError::internal(m));
+    }
     match failure {
         Some(m) => Err(CliError::device(m)),
         None => Ok(()),
