@@ -39,6 +39,11 @@ pub enum Command {
     Replay(super::replay::ReplayArgs),
     /// Repair a session file whose recorder died (keeps everything up to its last commit).
     Recover(super::recover::RecoverArgs),
+    /// List audio inputs (rates, channels, formats) and serial ports.
+    Devices,
+    /// Monitor a live device (audio input, SpikerBox) or the simulated patient in real time,
+    /// recording while monitoring.
+    Live(Box<super::live::LiveArgs>),
 }
 
 /// The simulated patient.

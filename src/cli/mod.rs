@@ -7,6 +7,8 @@
 //! | `analyze`  | analyses session files headless (`--json`, `--csv`) |
 //! | `replay`   | plays a session file through the live pipeline |
 //! | `recover`  | repairs a session file whose recorder died |
+//! | `devices`  | lists audio inputs and serial ports |
+//! | `live`     | monitors and records a live device (or the simulated patient) |
 //!
 //! Exit codes (also in the README): 0 success; 1 an unexpected internal error; 2 bad input
 //! (a file, a setting or an argument: the message names it); 3 a device failed;
@@ -15,8 +17,10 @@
 mod analyze;
 mod args;
 mod demo;
+mod devices;
 mod error;
 mod headless;
+mod live;
 mod progress;
 mod recover;
 mod replay;
@@ -39,6 +43,8 @@ pub fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(&cli.global, &a),
         Command::Replay(a) => replay::run(&cli.global, &a),
         Command::Recover(a) => recover::run(&a),
+        Command::Devices => devices::run(),
+        Command::Live(a) => live::run(&cli.global, &a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,11 +11,15 @@
 //!   a documented nominal calibration.
 //! - [`port`]: [`SerialSource`], the [`crate::source::Source`] over a real port opened by
 //!   path; tested through a pseudo-terminal (`tests/serial_pty.rs`).
+//! - [`counted`]: [`CountedSerial`], which publishes the decoder's counters for the whole case
+//!   (across reconnections) and applies per-channel calibration from the site configuration.
 
+pub mod counted;
 pub mod decoder;
 pub mod port;
 pub mod profiles;
 
+pub use counted::{CountedSerial, SERIAL_COUNTERS};
 pub use decoder::{Decoder, DecoderCounters, DecoderError, FrameSink, Message, MessageKind};
 pub use port::{ChannelSpec, SerialConfig, SerialError, SerialSource};
 pub use profiles::{DeviceKind, DeviceProfile};

@@ -1,0 +1,369 @@
+//! `lsrmon live`: monitor a live device (audio input, SpikerBox) or the simulated patient in
+//! real time, record the session to NWB while monitoring, take surgical markers from stdin.
+//!
+//! ```text
+//! source (device / sim) ─▶ ReconnectingSource ─▶ RecordingSource ─▶ pipeline ─▶ this thread
+//!                                                   │ frames, gaps        │ sweeps, stimuli
+//!                                                   ▼                     ▼
+//!                                               Recorder thread ◀── markers (stdin), counters
+//! ```
+//!
+//! - Frames are recorded on the source thread ([`RecordingSource`]): the file holds exactly
+//!   what the engine analyses, with the same frame numbers, so analysing the file later gives
+//!   the same verdicts.
+//! - A device that disappears is announced at once on stderr, recorded as a gap, and reopened
+//!   when it returns ([`ReconnectingSource`]).
+//! - Ctrl-C or SIGTERM end the session normally: the source ends, the pipeline drains, the
+//!   counters are written and the file is finalised (exit 0). A second Ctrl-C exits at once
+//!   (exit 130; the file then needs `recover`).
+//! - Live devices never wait for the pipeline (`Backpressure::Drop`: a block that does not fit
+//!   is dropped, counted and marked as a gap for the engine); the simulated patient, which is
+//!   not real hardware, waits instead (`Backpressure::Wait`) and is paced to real time × speed.
+//! - No child process is ever started while the HDF5 file is open (HDF5 opens files without
+//!   close-on-exec).
+
+mod session;
+mod source;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use crossbeam_channel::{never, select};
+
+use crate::acquisition::recording::RecordingSource;
+use crate::analysis::Collector;
+use crate::config::SiteConfig;
+use crate::detect::{Engine, EngineEvent};
+use crate::nwb::{RecordMsg, RecordSender, Recorder, RecorderOptions, WriterOptions};
+use crate::pipeline::{self, Output, PipelineConfig};
+use crate::report::Reporter;
+
+use super::args::{GlobalArgs, SimArgs};
+use super::error::CliError;
+use session::{counter_list, send_surely, session_meta, stdin_lines, Session};
+use source::{open_source, Typed};
+
+/// Monitor a live device or the simulated patient, recording while monitoring.
+///
+/// Exactly one source: `--audio`, `--serial` or `--simulate` (or the one device section of
+/// the site configuration). Type a line and Enter to add a marker: 1-7 are the usual steps
+/// (1 baseline, 2 dura opened, 3 arachnoid dissection, 4 vessel identified, 5 pad placed,
+/// 6 second vessel, 7 dura closed); anything else is free text. Ctrl-C ends the session and
+/// finalises the file. `--duration` is the length of the session (the simulated case's length;
+/// with a device, stop after that much signal; without it a device runs until Ctrl-C).
+#[derive(Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Audio input: index, id or name from `lsrmon devices`, or "default".
+    #[arg(long, value_name = "NAME|INDEX", conflicts_with_all = ["serial", "simulate"])]
+    pub audio: Option<String>,
+    /// SpikerBox on this serial port (e.g. /dev/ttyACM0).
+    #[arg(long, value_name = "PORT", conflicts_with = "simulate")]
+    pub serial: Option<String>,
+    /// Monitor the simulated patient in real time (no hardware needed).
+    #[arg(long)]
+    pub simulate: bool,
+    /// Channels to record (default: one per [[channel]] table of the site configuration).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Audio sample format: i16, i32 or f32 (default: [audio] format, else i16).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Audio frames per driver period (default: [audio] buffer_frames, else the driver's).
+    #[arg(long, value_name = "FRAMES")]
+    pub buffer_frames: Option<u32>,
+    /// SpikerBox model: muscle-pro, human, neuron-pro, spike-station, shield.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Serial baud rate (default: the profile's).
+    #[arg(long)]
+    pub baud: Option<u32>,
+    /// SpikerBox EVNT messages are stimuli of this branch (zygomatic, marginal_mandibular).
+    #[arg(long, value_name = "BRANCH")]
+    pub events: Option<String>,
+    /// Record the session to this NWB file.
+    #[arg(long, value_name = "FILE.nwb")]
+    pub record: Option<PathBuf>,
+    /// Replace the recording file if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Pseudonymous subject id written into the file (never a name).
+    #[arg(long, default_value = "anonymous")]
+    pub subject: String,
+    /// At the end, write the run's results (lsrmon.analysis/1 JSON) to this file.
+    #[arg(long, value_name = "FILE.json")]
+    pub json: Option<PathBuf>,
+    /// Simulated patient only: playback speed (1 = real time).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Print only baselines, state changes, markers and the summary (not every sweep).
+    #[arg(long)]
+    pub changes_only: bool,
+    /// Stop reopening a device that stays away this long, seconds (default: keep trying).
+    #[arg(long, value_name = "SECONDS")]
+    pub give_up_after: Option<f64>,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+pub fn run(g: &GlobalArgs, a: &LiveArgs) -> Result<(), CliError> {
+    run_with(g, a, Typed::from_args(std::env::args()))
+}
+
+fn site_config(g: &GlobalArgs) -> Result<SiteConfig, CliError> {
+    match &g.config {
+        Some(p) => SiteConfig::load(p).map_err(|e| CliError::bad_input(e.to_string())),
+        None => Ok(SiteConfig::default()),
+    }
+}
+
+pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliError> {
+    let site = site_config(g)?;
+    let settings = site.detection.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping exits at once; the first only sets the flag.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())
+            .and_then(|_| signal_hook::flag::register(sig, stop.clone()))
+            .map_err(|e| CliError::internal(format!("cannot handle Ctrl-C: {e}")))?;
+    }
+    let opened = open_source(a, &site, &stop, typed)?;
+    let info = opened.source.info().clone();
+    let sim_markers = opened.source.markers();
+    let engine = Engine::new(&info, &settings)?;
+    let timing = engine.timing_name();
+
+    let recorder = match &a.record {
+        Some(path) => {
+            let settings_json = serde_json::json!({ "detection": &settings }).to_string();
+            // Room for ~10 s of recorder lag at 48 kHz (a slow disk's fsync): blocks arrive
+            // in 256-frame pieces, one pooled buffer each (16 MB at 8 channels).
+            let opts = RecorderOptions {
+                writer: WriterOptions {
+                    overwrite: a.overwrite,
+                    ..WriterOptions::default()
+                },
+                queue_capacity: 4096,
+                pool_buffers: 2048,
+                buffer_frames: PipelineConfig::default().block_frames,
+                ..RecorderOptions::default()
+            };
+            Some(
+                Recorder::spawn(path, &info, &session_meta(&a.subject), &settings_json, opts)
+                    .map_err(|e| CliError::bad_input(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    let rec_tx = recorder.as_ref().map(Recorder::sender);
+
+    let mut head = RecordingSource::new(opened.source, rec_tx.clone()).with_stop(stop.clone());
+    if let Some(limit) = opened.limit_frames {
+        head = head.with_limit(limit);
+    }
+    let position = head.position();
+
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "lsrmon live: {} at {} Hz, {} channels, stimuli from the {}",
+        info.description,
+        info.sample_rate_hz,
+        info.channel_count(),
+        timing
+    )?;
+    if let Some(p) = &a.record {
+        writeln!(out, "recording to {}", p.display())?;
+    }
+    writeln!(
+        out,
+        "markers: type a line + Enter (1 baseline, 2 dura opened, 3 arachnoid dissection, \
+         4 vessel identified, 5 pad placed, 6 second vessel, 7 dura closed, or free text); \
+         Ctrl-C ends the session"
+    )?;
+    writeln!(
+        out,
+        "lsrmon is a research and teaching tool, not a medical device."
+    )?;
+    out.flush()?;
+
+    let cfg = PipelineConfig {
+        pace: opened.pace,
+        backpressure: opened.backpressure,
+        ..PipelineConfig::default()
+    };
+    let labels = info.channels.iter().map(|c| c.label.clone()).collect();
+    let mut reporter = Reporter::new(labels, sim_markers.clone(), !a.changes_only);
+    let mut collector = Collector::new(&info);
+    let running = pipeline::spawn(Box::new(head), engine, cfg);
+    let lines = stdin_lines();
+
+    let mut session = Session {
+        rate: info.sample_rate_hz,
+        position,
+        rec_tx: rec_tx.clone(),
+        scheduled: sim_markers,
+        next_scheduled: 0,
+        markers: Vec::new(),
+    };
+    let mut end = None;
+    let mut failure: Option<String> = None;
+    let mut lines_rx = lines;
+    let mut notices_rx = opened.notices;
+    let mut stop_seen: Option<Instant> = None;
+    let mut last_counters = Instant::now();
+    let mut receiving = false;
+    let mut recorder_failed = false;
+    let device_counters = opened.counters;
+    loop {
+        select! {
+            recv(running.output) -> msg => match msg {
+                Ok(Output::Engine(e)) => {
+                    session.markers_due();
+                    collector.push(&e);
+                    reporter.event(&mut out, &e)?;
+                    if let Some(tx) = &rec_tx {
+                        match e {
+                            EngineEvent::Sweep(r) => { tx.send(RecordMsg::Sweep(r)); }
+                            EngineEvent::Stimulus(s) => { tx.send(RecordMsg::Stimulus(s)); }
+                            _ => {}
+                        }
+                    }
+                }
+                Ok(Output::End(c)) => { end = Some(c); break; }
+                Ok(Output::SourceFailed(m)) => {
+                    eprintln!("lsrmon: the source failed: {m}");
+                    failure = Some(m);
+                }
+                Err(_) => break,
+            },
+            recv(lines_rx) -> line => match line {
+                Ok(l) => {
+                    if let Some(m) = session.typed_marker(&l) {
+                        reporter.live_marker(&mut out, m)?;
+                    }
+                }
+                Err(_) => lines_rx = never(),
+            },
+            recv(notices_rx) -> n => match n {
+                Ok(n) => eprintln!("lsrmon: {n}"),
+                Err(_) => notices_rx = never(),
+            },
+            default(Duration::from_millis(200)) => {}
+        }
+        out.flush()?;
+        session.markers_due();
+        if !receiving && session.position.load(Ordering::Relaxed) > 0 {
+            // A device can take seconds to deliver its first block (a sound server ~2 s).
+            eprintln!("lsrmon: receiving samples");
+            receiving = true;
+        }
+        if last_counters.elapsed() > Duration::from_secs(5) {
+            // Keep the file's counters current, so a crash still leaves them.
+            if let Some(tx) = &rec_tx {
+                tx.send(RecordMsg::Counters(counter_list(
+                    &running.health,
+                    &device_counters,
+                    None,
+                )));
+            }
+            last_counters = Instant::now();
+        }
+        if !recorder_failed && rec_tx.as_ref().is_some_and(RecordSender::failed) {
+            eprintln!("lsrmon: RECORDING FAILED (the file is kept up to its last commit); monitoring goes on");
+            recorder_failed = true;
+        }
+        if stop.load(Ordering::Relaxed) {
+            let since = *stop_seen.get_or_insert_with(Instant::now);
+            // The source ends at its next read; if it is stuck, stop the DSP thread.
+            if since.elapsed() > Duration::from_secs(10) {
+                let _ = running.control.try_send(pipeline::Control::Stop);
+            }
+        }
+    }
+    while let Ok(n) = notices_rx.try_recv() {
+        eprintln!("lsrmon: {n}");
+    }
+    let health = running.health.clone();
+    running.join();
+    session.markers_due();
+    let counters =
+        end.ok_or_else(|| CliError::internal("the DSP thread ended without a summary"))?;
+    let end_s = counters.frames as f64 / info.sample_rate_hz;
+    let path = a
+        .record
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "live".into());
+    let analysis = collector.finish(
+        &path,
+        &info,
+        &settings,
+        timing,
+        &session.markers,
+        &counters,
+        counters.frames,
+        0.0,
+    );
+    let all_counters = counter_list(&health, &device_counters, Some(&analysis.counters));
+
+    let mut recording_error = None;
+    let report = match recorder {
+        Some(rec) => {
+            if let Some(tx) = &rec_tx {
+                send_surely(tx, RecordMsg::Counters(all_counters.clone()));
+            }
+            match rec.finish() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    recording_error = Some(format!("the recording failed: {e}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+
+    reporter.summary(&mut out, &collector, &counters, end_s)?;
+    for c in &device_counters {
+        writeln!(out, "  {}: {}", c.prefix(), c.describe_nonzero())?;
+    }
+    writeln!(
+        out,
+        "  pipeline: {} frames in, {} dropped (ring full), {} results not displayed",
+        health.frames_in.load(Ordering::Relaxed),
+        health.frames_dropped.load(Ordering::Relaxed),
+        health.outputs_dropped.load(Ordering::Relaxed)
+    )?;
+    if let Some(r) = &report {
+        writeln!(
+            out,
+            "  recorded {}: {} frames ({} filled, {} dropped), {} stimuli, {} sweeps, {} gaps, \
+             {} markers",
+            r.path.display(),
+            r.frames_written,
+            r.frames_filled,
+            r.dropped_frames,
+            r.stimuli,
+            r.sweeps,
+            r.gaps,
+            r.markers
+        )?;
+    }
+    if let Some(j) = &a.json {
+        let text = serde_json::to_string_pretty(&analysis)
+            .map_err(|e| CliError::internal(format!("cannot write the results: {e}")))?;
+        std::fs::write(j, text + "\n")
+            .map_err(|e| CliError::bad_input(format!("cannot write '{}': {e}", j.display())))?;
+    }
+    out.flush()?;
+    if let Some(m) = recording_error {
+        return Err(CliError::internal(m));
+    }
+    match failure {
+        Some(m) => Err(CliError::device(m)),
+        None => Ok(()),
+    }
+}
