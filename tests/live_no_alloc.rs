@@ -127,7 +127,7 @@ impl Source for Ramp {
         for (i, v) in buf[..n * 2].iter_mut().enumerate() {
             *v = ((self.pos * 2 + i as u64) % 30_000) as f32;
         }
-        if self.pos % 5_000 == 0 {
+        if self.pos.is_multiple_of(5_000) {
             events.push(SourceEvent::Gap {
                 frame: self.pos,
                 lost_frames: 3,
