@@ -108,6 +108,8 @@ pub struct LiveArgs {
     #[command(flatten)]
     pub sim: SimArgs,
 }
+
+/// Runs `lsrmon live` as the command line asked.
 pub fn run(g: &GlobalArgs, a: &LiveArgs) -> Result<(), CliError> {
     run_with(g, a, Typed::from_args(std::env::args()))
 }
@@ -119,6 +121,7 @@ fn site_config(g: &GlobalArgs) -> Result<SiteConfig, CliError> {
     }
 }
 
+/// Runs a live session; `typed` says which of the shared options were given explicitly.
 pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliError> {
     let site = site_config(g)?;
     let settings = site.detection.clone();
@@ -272,7 +275,10 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
             last_counters = Instant::now();
         }
         if !recorder_failed && rec_tx.as_ref().is_some_and(RecordSender::failed) {
-            eprintln!("lsrmon: RECORDING FAILED (the file is kept up to its last commit); monitoring goes on");
+            eprintln!(
+                "lsrmon: RECORDING FAILED (the file is kept up to its last commit); \
+                 monitoring goes on"
+            );
             recorder_failed = true;
         }
         if stop.load(Ordering::Relaxed) {
