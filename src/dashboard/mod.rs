@@ -276,7 +276,13 @@ fn event_loop(
             urgent = false;
         }
         // 4. Keys, waiting at most until the next frame is due.
-        let wait = last_draw.map_or(FRAME, |t| FRAME.saturating_sub(t.elapsed()));
+        // With nothing to draw, wait a whole frame (a zero wait here spun a core at 100 %
+        // once the case had ended).
+        let wait = if dirty {
+            last_draw.map_or(Duration::ZERO, |t| FRAME.saturating_sub(t.elapsed()))
+        } else {
+            FRAME
+        };
         if event::poll(wait)? {
             loop {
                 match event::read()? {
