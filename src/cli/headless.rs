@@ -66,9 +66,9 @@ pub fn monitor(
     let outcome = dashboard::run(running, info, settings, markers, opts).map_err(map)?;
     if outcome.shown == Shown::Dashboard {
         let ended = if outcome.quit_early {
-            "quit before the end"
+            "quit before the end of the case"
         } else {
-            "complete"
+            "case complete"
         };
         println!(
             "lsrmon {}: {ended}; {} marker(s) added. lsrmon is a research and teaching tool, \
