@@ -161,7 +161,7 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) => {
-                        let _ = src_out.try_send(Output::SourceFailed(describe(&e)));
+                        let _ = src_out.try_send(Output::SourceFailed(e.to_string()));
                         break;
                     }
                 };
@@ -185,8 +185,7 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                             dropped_since = 0;
                         }
                         for ev in events.drain(..) {
-                            let ev =
-                                shift_event(ev, produced, h.frames_dropped.load(Ordering::Relaxed));
+                            let ev = shift_event(ev, h.frames_dropped.load(Ordering::Relaxed));
                             let _ = ep.try_push(ev);
                         }
                         sp.push_slice(data);
@@ -272,7 +271,7 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
 
 /// Events carry the source's frame numbers; frames the ring dropped do not reach the engine,
 /// so later events move back by that many frames.
-fn shift_event(ev: SourceEvent, _produced: u64, dropped: u64) -> SourceEvent {
+fn shift_event(ev: SourceEvent, dropped: u64) -> SourceEvent {
     match ev {
         SourceEvent::Stimulus {
             frame_time,
@@ -290,10 +289,6 @@ fn shift_event(ev: SourceEvent, _produced: u64, dropped: u64) -> SourceEvent {
             lost_frames,
         },
     }
-}
-
-fn describe(e: &SourceError) -> String {
-    e.to_string()
 }
 
 /// Runs a source through the engine on the calling thread, as fast as possible: the
