@@ -6,8 +6,6 @@
 //! A counting global allocator counts allocations on the current thread only while armed
 //! (the recorder's own thread may allocate: it is not real-time).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use lsrmon::acquisition::audio::capture::{pair, Shared, Stamp, AUDIO_COUNTERS};
@@ -20,50 +18,9 @@ use lsrmon::model::{ChannelInfo, Muscle, Role, SampleFormat};
 use lsrmon::nwb::{Recorder, RecorderOptions, SessionMeta, WriterOptions};
 use lsrmon::source::{Source, SourceError, SourceEvent, SourceInfo};
 
-struct Counting;
+mod counting_alloc;
 
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    let _ = ARMED.try_with(|a| {
-        if a.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        note();
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(p, l, n) }
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc_zeroed(l) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> u64 {
-    COUNT.with(|c| c.set(0));
-    ARMED.with(|a| a.set(true));
-    f();
-    ARMED.with(|a| a.set(false));
-    COUNT.with(|c| c.get())
-}
+use counting_alloc::allocations_during;
 
 #[test]
 fn the_audio_callback_and_the_reader_do_not_allocate() {
