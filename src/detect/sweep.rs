@@ -166,23 +166,26 @@ pub struct SweepAnalyzer {
     rails: Vec<Option<Rails>>,
     /// Scratch for the onset envelope.
     pub env: Vec<f32>,
-    /// SNR thresholds in effect (see [`effective_threshold`]).
-    present_snr: f64,
-    absent_snr: f64,
+    /// How much the SNR thresholds' excess over 1 grows for this channel bandwidth (see
+    /// [`bandwidth_scale`]); the thresholds in effect come from [`SweepAnalyzer::thresholds`].
+    bandwidth_scale: f64,
 }
 
 /// Noise bandwidth the SNR thresholds are specified for, Hz.
 pub const REFERENCE_BANDWIDTH_HZ: f64 = 3000.0;
 
+/// Median of the window statistic on pure 3 kHz-wide noise (measured on the simulated
+/// patient at 10-48 kHz).
+pub const REFERENCE_NULL_SNR: f64 = 1.125;
+
 /// The SNR thresholds are set for noise of [`REFERENCE_BANDWIDTH_HZ`]. With a narrower band
 /// (a 5 kHz device is cut at 2.25 kHz) a sub-window holds fewer independent samples, so pure
-/// noise fluctuates more: the threshold's excess over 1 grows with the square root of the
+/// noise fluctuates more: the thresholds' excess over 1 grows with the square root of the
 /// bandwidth ratio, keeping the false-alarm rate the same.
-pub fn effective_threshold(threshold: f64, bandwidth_hz: f64) -> f64 {
-    let scale = (REFERENCE_BANDWIDTH_HZ / bandwidth_hz.max(1.0))
+pub fn bandwidth_scale(bandwidth_hz: f64) -> f64 {
+    (REFERENCE_BANDWIDTH_HZ / bandwidth_hz.max(1.0))
         .sqrt()
-        .max(1.0);
-    1.0 + (threshold - 1.0) * scale
+        .max(1.0)
 }
 
 impl SweepAnalyzer {
@@ -241,14 +244,7 @@ impl SweepAnalyzer {
             saturated: vec![false; channels.len()],
             rails,
             env: vec![0.0; geo.seg_len],
-            present_snr: effective_threshold(
-                s.judge.present_snr,
-                fir::effective_high_hz(fs, c.lowpass_hz),
-            ),
-            absent_snr: effective_threshold(
-                s.judge.absent_snr,
-                fir::effective_high_hz(fs, c.lowpass_hz),
-            ),
+            bandwidth_scale: bandwidth_scale(fir::effective_high_hz(fs, c.lowpass_hz)),
             geo,
         })
     }
@@ -393,6 +389,23 @@ impl SweepAnalyzer {
         out
     }
 
+    /// The SNR thresholds (present, absent) in effect. The settings give them for 3 kHz-wide
+    /// noise; their excess over 1 is scaled by how much more pure noise scores here: measured
+    /// on the channel's own noise (`running_null`, the median score of the pre-stimulus
+    /// stretch, relative to [`REFERENCE_NULL_SNR`]) once known, and never less than the
+    /// bandwidth alone predicts ([`bandwidth_scale`]). One scale, not the product of both.
+    pub fn thresholds(&self, running_null: Option<f32>) -> (f64, f64) {
+        let measured = running_null
+            .map(|m| (m as f64 - 1.0) / (REFERENCE_NULL_SNR - 1.0))
+            .unwrap_or(1.0);
+        let scale = measured.clamp(self.bandwidth_scale, 3.0_f64.max(self.bandwidth_scale));
+        let j = &self.settings.judge;
+        (
+            1.0 + (j.present_snr - 1.0) * scale,
+            1.0 + (j.absent_snr - 1.0) * scale,
+        )
+    }
+
     /// The per-sweep verdict. `running_noise` and `running_high` are the channel's recent
     /// clean levels (None until known); `baseline_direct` its baseline direct response.
     pub fn judge(
@@ -445,27 +458,6 @@ impl SweepAnalyzer {
     }
 }
 
-impl SweepAnalyzer {
-    /// The SNR thresholds in effect. They are specified for 3 kHz-wide noise, where pure noise
-    /// scores a median of [`REFERENCE_NULL_SNR`] on this statistic; when the channel's own
-    /// noise scores higher (narrower band, coloured noise, residual interference) the
-    /// thresholds' excess over 1 is scaled up in proportion, so the false-alarm rate stays
-    /// where it was set. Never below the bandwidth-scaled values.
-    pub fn thresholds(&self, running_null: Option<f32>) -> (f64, f64) {
-        let scale = running_null
-            .map(|m| ((m as f64 - 1.0) / (REFERENCE_NULL_SNR - 1.0)).clamp(1.0, 3.0))
-            .unwrap_or(1.0);
-        (
-            1.0 + (self.present_snr - 1.0) * scale,
-            1.0 + (self.absent_snr - 1.0) * scale,
-        )
-    }
-}
-
-/// Median of the window statistic on pure 3 kHz-wide noise (measured on the simulated
-/// patient at 10-48 kHz).
-pub const REFERENCE_NULL_SNR: f64 = 1.125;
-
 /// Two distinct mutable rows of a table.
 fn two_mut(v: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
     debug_assert_ne!(a, b);
@@ -475,5 +467,28 @@ fn two_mut(v: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
     } else {
         let (l, r) = v.split_at_mut(a);
         (&mut r[0], &mut l[b])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_scale_once_by_bandwidth_or_by_the_measured_noise() {
+        let s = Settings::default();
+        let wide = SweepAnalyzer::new(48_000.0, &[], &s).unwrap();
+        let (p, a) = wide.thresholds(None);
+        assert!((p - s.judge.present_snr).abs() < 1e-12 && (a - s.judge.absent_snr).abs() < 1e-12);
+        // Noise scoring twice the reference excess doubles the thresholds' excess.
+        let (p, _) = wide.thresholds(Some((1.0 + 2.0 * (REFERENCE_NULL_SNR - 1.0)) as f32));
+        assert!((p - (1.0 + 2.0 * (s.judge.present_snr - 1.0))).abs() < 1e-6);
+        // At 5 kHz the band is 2.25 kHz: at least the bandwidth scale, not multiplied by it.
+        let narrow = SweepAnalyzer::new(5_000.0, &[], &s).unwrap();
+        let bw = bandwidth_scale(2250.0);
+        let (p, _) = narrow.thresholds(Some(REFERENCE_NULL_SNR as f32));
+        assert!((p - (1.0 + bw * (s.judge.present_snr - 1.0))).abs() < 1e-6);
+        let (p, _) = narrow.thresholds(Some((1.0 + 2.0 * (REFERENCE_NULL_SNR - 1.0)) as f32));
+        assert!((p - (1.0 + 2.0 * (s.judge.present_snr - 1.0))).abs() < 1e-6);
     }
 }

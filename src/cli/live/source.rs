@@ -121,7 +121,7 @@ pub(super) fn open_source(
         ));
     }
     let reconnect = DeviceCounters::new("reconnect", RECONNECT_COUNTERS);
-    match chosen {
+    let (id, first, open, counters) = match chosen {
         "sim" => {
             if !(a.speed.is_finite() && a.speed > 0.0) {
                 return Err(CliError::bad_input(format!(
@@ -132,14 +132,14 @@ pub(super) fn open_source(
             let patient = SimPatient::new(super::super::demo::sim_config(&a.sim)?)
                 .map_err(|e| CliError::bad_input(e.to_string()))?;
             drop(ntx);
-            Ok(Opened {
+            return Ok(Opened {
                 source: Box::new(patient),
                 counters: Vec::new(),
                 pace: Pace::Speed(a.speed),
                 backpressure: Backpressure::Wait,
                 limit_frames: None,
                 notices: nrx,
-            })
+            });
         }
         "audio" => {
             let sect = site.audio.clone().unwrap_or_default();
@@ -204,24 +204,7 @@ pub(super) fn open_source(
                     .map(|s| Box::new(s) as Box<dyn Source>)
                     .map_err(|e| e.to_string())
             });
-            let source = ReconnectingSource::new(
-                id,
-                Box::new(first),
-                open,
-                reconnect_options(a)?,
-                reconnect.clone(),
-            )
-            .with_stop(stop.clone())
-            .with_notices(ntx);
-            let rate = source.info().sample_rate_hz;
-            Ok(Opened {
-                source: Box::new(source),
-                counters: vec![counters, reconnect],
-                pace: Pace::Unpaced,
-                backpressure: Backpressure::Drop,
-                limit_frames: limit(a, typed, rate)?,
-                notices: nrx,
-            })
+            (id, Box::new(first) as Box<dyn Source>, open, counters)
         }
         _ => {
             let sect = site.serial.clone().unwrap_or_default();
@@ -279,26 +262,22 @@ pub(super) fn open_source(
             let first = open_one().map_err(CliError::device)?;
             let again = open_one;
             let open: Opener = Box::new(move || again().map(|s| Box::new(s) as Box<dyn Source>));
-            let source = ReconnectingSource::new(
-                port,
-                Box::new(first),
-                open,
-                reconnect_options(a)?,
-                reconnect.clone(),
-            )
-            .with_stop(stop.clone())
-            .with_notices(ntx);
-            let rate = source.info().sample_rate_hz;
-            Ok(Opened {
-                source: Box::new(source),
-                counters: vec![counters, reconnect],
-                pace: Pace::Unpaced,
-                backpressure: Backpressure::Drop,
-                limit_frames: limit(a, typed, rate)?,
-                notices: nrx,
-            })
+            (port, Box::new(first) as Box<dyn Source>, open, counters)
         }
-    }
+    };
+    // A device: reopened when it goes away, its outages announced and counted.
+    let source = ReconnectingSource::new(id, first, open, reconnect_options(a)?, reconnect.clone())
+        .with_stop(stop.clone())
+        .with_notices(ntx);
+    let rate = source.info().sample_rate_hz;
+    Ok(Opened {
+        source: Box::new(source),
+        counters: vec![counters, reconnect],
+        pace: Pace::Unpaced,
+        backpressure: Backpressure::Drop,
+        limit_frames: limit(a, typed, rate)?,
+        notices: nrx,
+    })
 }
 
 #[cfg(test)]
