@@ -8,6 +8,7 @@ use lsrmon::model::{
     BaselineInfo, Branch, ChannelInfo, Marker, MonitorState, Muscle, RejectReason, Role,
     SampleFormat, StateEvent, SurgicalStep, SweepResult, SweepStatus, DISPLAY_POINTS,
 };
+use lsrmon::pipeline::latency::LatencySummary;
 use lsrmon::pipeline::Output;
 use lsrmon::settings::Settings;
 use lsrmon::source::SourceInfo;
@@ -561,7 +562,6 @@ fn health_line_reports_the_pipeline() {
         title: "demo x10".into(),
         ring_frames: 1000,
         recording: Some("case-07.nwb".into()),
-        latency_ms: None,
     };
     let mut st = new_state(cfg);
     with_baseline(&mut st);
@@ -578,6 +578,7 @@ fn health_line_reports_the_pipeline() {
             elapsed_s: 151.0,
             failed: false,
         }),
+        ..Default::default()
     });
     let buf = draw(&st, 160, 50);
     assert_shows(&buf, "10.0 kHz");
@@ -586,7 +587,29 @@ fn health_line_reports_the_pipeline() {
     assert_shows(&buf, "lost 0 frames, 0 sweeps");
     assert_shows(&buf, "3 results not shown");
     assert_eq!(bg_at(&buf, "3 results not shown"), Color::Red);
-    assert_shows(&buf, "latency n/a");
+    assert_shows(&buf, "latency: no verdict yet");
+    // Once verdicts are timed, both figures are shown; slow processing is a warning.
+    let lat = |p50_us: u64, p99_us: u64, max_us: u64| LatencySummary {
+        count: 40,
+        p50_ns: p50_us * 1000,
+        p99_ns: p99_us * 1000,
+        max_ns: max_us * 1000,
+    };
+    let mut h = st.health.clone();
+    h.decision = lat(41_020, 41_880, 42_500);
+    h.processing = lat(300, 620, 900);
+    st.apply_health(h.clone());
+    let buf = draw(&st, 160, 50);
+    assert_shows(
+        &buf,
+        "verdict 41.0 ms after window, p99 41.9 · processing p99 0.62 ms",
+    );
+    assert_shows(&buf, "processing p99 0.62 ms");
+    assert_ne!(bg_at(&buf, "processing p99"), Color::Red);
+    h.processing = lat(30_000, 75_000, 90_000);
+    st.apply_health(h);
+    let buf = draw(&st, 160, 50);
+    assert_eq!(bg_at(&buf, "processing p99 75.00 ms"), Color::Red);
     assert_shows(&buf, "REC case-07.nwb 12.3 MB 0:02:31");
     assert_shows(&buf, "research tool — not a medical device");
     assert_shows(&buf, "demo x10");
@@ -605,7 +628,7 @@ fn health_line_without_recording_and_after_the_end() {
     let buf = draw(&st, 120, 40);
     assert_shows(
         &buf,
-        "stream ended · not recording · research tool — not a medical device",
+        "stream ended · research tool — not a medical device · not recording",
     );
     assert_shows(&buf, "the stream has ended: q quits");
     assert_shows(&buf, "· stream ended");

@@ -130,6 +130,35 @@ fn run_case(name: &str, secs: f64, speed: f64) {
     assert_eq!(counter(&file, "recorder_filled_frames"), Some(0));
     assert_eq!(counter(&file, "engine_lost_frames"), Some(0));
 
+    // Every verdict was timed, and the figures are consistent: a sweep's window ends before
+    // the sweep does, so each verdict's decision latency is at least its processing latency,
+    // and so is every quantile.
+    let lat = |k: &str| counter(&file, k).unwrap_or_else(|| panic!("no counter {k}"));
+    let verdicts = lat("latency_decision_verdicts");
+    assert_eq!(lat("latency_processing_verdicts"), verdicts);
+    assert_eq!(lat("latency_untimed_verdicts"), 0);
+    let judged =
+        lat("engine_sweeps_present") + lat("engine_sweeps_absent") + lat("engine_sweeps_rejected");
+    assert_eq!(
+        verdicts,
+        judged - lat("engine_rejected_incomplete"),
+        "every sweep verdict is timed (but those cut short by the end of the stream)"
+    );
+    for kind in ["decision", "processing"] {
+        let q = |p: &str| lat(&format!("latency_{kind}_{p}_us"));
+        assert!(
+            q("p50") <= q("p99") && q("p99") <= q("max"),
+            "{kind} quantiles out of order"
+        );
+    }
+    for p in ["p50", "p99", "max"] {
+        assert!(
+            lat(&format!("latency_decision_{p}_us")) >= lat(&format!("latency_processing_{p}_us")),
+            "decision latency {p} below processing latency"
+        );
+    }
+    assert!(out.contains("latency over"), "{out}");
+
     // Analysing the file gives the live run's verdicts.
     let live: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

@@ -2,9 +2,14 @@
 //! system one, and the engine's `process` must not touch it once prepared.
 //!
 //! The engine is fed the simulated patient (stimuli, electrocautery, bursts, every status) in
-//! blocks of several sizes, with the counter armed only around `Engine::process`.
+//! blocks of several sizes, with the counter armed only around what the DSP thread does per
+//! block: `Engine::process` and the latency meter that times every verdict on its way out
+//! (block stamps in, verdicts timed, figures published).
+
+use std::time::Instant;
 
 use lsrmon::detect::Engine;
+use lsrmon::pipeline::latency::{LatencyFigures, LatencyMeter, Stamp};
 use lsrmon::settings::Settings;
 use lsrmon::sim::{Scenario, SimConfig, SimPatient};
 use lsrmon::source::Source;
@@ -32,6 +37,9 @@ fn check(rate: f64, block: usize, timing_from_artifact: bool) {
     let mut events = Vec::with_capacity(64);
     let mut sweeps = 0u64;
     let mut total = 0u64;
+    let mut meter = LatencyMeter::new(engine.geometry(), Instant::now(), 16_384);
+    let (decision, processing) = (LatencyFigures::default(), LatencyFigures::default());
+    let mut frames = 0u64;
     loop {
         events.clear();
         let n = sim.read(&mut buf, &mut events).unwrap();
@@ -40,12 +48,19 @@ fn check(rate: f64, block: usize, timing_from_artifact: bool) {
         }
         let data = &buf[..n * nch];
         let evs = &events[..];
+        frames += n as u64;
         total += allocations_during(|| {
+            meter.arrived(Stamp {
+                end_frame: frames,
+                at_ns: frames,
+            });
             engine.process(data, evs, &mut |e| {
+                meter.observe(e);
                 if matches!(e, lsrmon::detect::EngineEvent::Sweep(_)) {
                     sweeps += 1;
                 }
-            })
+            });
+            meter.publish(&decision, &processing);
         });
     }
     assert!(
@@ -54,8 +69,10 @@ fn check(rate: f64, block: usize, timing_from_artifact: bool) {
     );
     assert_eq!(
         total, 0,
-        "Engine::process allocated {total} times at {rate} Hz, block {block}"
+        "Engine::process or the latency meter allocated {total} times at {rate} Hz, block {block}"
     );
+    assert_eq!(meter.untimed, 0, "every verdict must be timed");
+    assert_eq!(decision.load().count, sweeps);
 }
 
 #[test]

@@ -19,6 +19,9 @@
 //!   would see on the screen; *unambiguous absent*: no LSR at all. Sweeps in between (a
 //!   response fading into the noise) are ambiguous and not scored, but a disappearance
 //!   declared while the response is still clearly there is always a failure.
+//!
+//! `LSRMON_SCENARIO_SETTINGS` may hold detection settings as JSON (the sections of
+//! [`Settings`], e.g. `{"sweep":{"post_ms":45}}`) to score another configuration.
 
 use lsrmon::detect::{Engine, EngineEvent};
 use lsrmon::model::{MonitorState, SweepResult, SweepStatus};
@@ -77,6 +80,15 @@ fn label(truth: &Truth, stim: usize, ch: usize, fs: f64) -> Option<bool> {
     (rms >= 1.5 * truth.channels[ch].noise_uv).then_some(true)
 }
 
+/// The detection settings scored: the defaults, or `LSRMON_SCENARIO_SETTINGS`.
+fn settings() -> Settings {
+    match std::env::var("LSRMON_SCENARIO_SETTINGS") {
+        Ok(json) => serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("LSRMON_SCENARIO_SETTINGS is not valid settings JSON: {e}")),
+        Err(_) => Settings::default(),
+    }
+}
+
 fn run_case(scenario: Scenario, fs: f64, noise: f64, mains: f64, seed: u64) -> Score {
     let name = format!(
         "{} @ {} Hz, noise {} uV, mains {} uV, seed {}",
@@ -100,7 +112,7 @@ fn run_case(scenario: Scenario, fs: f64, noise: f64, mains: f64, seed: u64) -> S
     let mut sim = SimPatient::new(cfg).unwrap();
     let truth = sim.truth().clone();
     let info = sim.info().clone();
-    let mut engine = Engine::new(&info, &Settings::default()).unwrap();
+    let mut engine = Engine::new(&info, &settings()).unwrap();
     let mut sweeps: Vec<SweepResult> = Vec::new();
     let mut states = Vec::new();
     let mut baselines = Vec::new();

@@ -166,7 +166,6 @@ pub fn run(
             .recording
             .as_ref()
             .map(|r| r.path.display().to_string()),
-        latency_ms: None,
     };
     let mut st = DashboardState::new(info, settings, markers, cfg);
     let mut terminal = match ratatui::try_init() {
@@ -206,6 +205,8 @@ fn snapshot(h: &Health, rec: Option<RecordingSnapshot>) -> HealthSnapshot {
         ring_fill: h.ring_fill.load(Ordering::Relaxed),
         source_done: h.source_done.load(Ordering::Acquire),
         recording: rec,
+        decision: h.decision(),
+        processing: h.processing(),
     }
 }
 

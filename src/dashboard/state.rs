@@ -32,6 +32,7 @@ use crate::model::{
     BaselineInfo, Branch, Marker, MonitorState, RejectReason, SurgicalStep, SweepResult,
     SweepStatus, DISPLAY_POINTS,
 };
+use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::Output;
 use crate::report::clock;
 use crate::settings::Settings;
@@ -223,6 +224,10 @@ pub struct HealthSnapshot {
     pub ring_fill: u64,
     pub source_done: bool,
     pub recording: Option<RecordingSnapshot>,
+    /// From the last sample of a sweep's LSR window entering the ring to its verdict.
+    pub decision: LatencySummary,
+    /// From the last sample a sweep needs entering the ring to its verdict.
+    pub processing: LatencySummary,
 }
 
 /// The recorder's state as read in one tick.
@@ -290,8 +295,6 @@ pub struct StateConfig {
     pub ring_frames: usize,
     /// File being recorded, if any.
     pub recording: Option<String>,
-    /// Processing latency is not measured by the pipeline yet; when it is, it goes here.
-    pub latency_ms: Option<(f64, f64)>,
 }
 
 impl Default for StateConfig {
@@ -300,7 +303,6 @@ impl Default for StateConfig {
             title: String::new(),
             ring_frames: crate::pipeline::PipelineConfig::default().ring_frames,
             recording: None,
-            latency_ms: None,
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::stim::{ArtifactDetector, Polarity, TriggerDetector};
 use super::criterion::Observation;
 use super::history::{History, Scale};
 use super::measure;
-use super::sweep::SweepAnalyzer;
+use super::sweep::{Geometry, SweepAnalyzer};
 use super::tracker::Tracker;
 use super::EngineError;
 
@@ -298,6 +298,11 @@ impl Engine {
     /// Monitored state of a channel (None if it cannot show an LSR).
     pub fn state(&self, channel: usize) -> Option<MonitorState> {
         self.trackers.get(channel)?.as_ref().map(Tracker::state)
+    }
+
+    /// The sweep geometry (what is cut around each stimulus, where the LSR window lies).
+    pub fn geometry(&self) -> Geometry {
+        self.analyzer.geo
     }
 
     /// Starts every channel's baseline again.

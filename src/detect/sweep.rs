@@ -141,6 +141,18 @@ impl Geometry {
     pub fn ms_of(&self, frac: f64, i: usize) -> f64 {
         (i as f64 - self.pre_n as f64 - frac) * 1000.0 / self.fs
     }
+
+    /// For a stimulus at `frame_time` (in the frames of the stream): the frame holding the
+    /// last sample of its LSR window, and the last frame its sweep needs before it can be
+    /// judged (the end of the post-stimulus span: the drift fit and the zero-phase filter look
+    /// past the window).
+    pub fn decision_frames(&self, frame_time: f64) -> (u64, u64) {
+        let base = frame_time.floor().max(0.0);
+        let start = base - self.pre_n as f64;
+        let window_end = start + self.window(frame_time - base).end as f64 - 1.0;
+        let sweep_end = start + self.seg_len as f64 - 1.0;
+        (window_end.max(0.0) as u64, sweep_end.max(0.0) as u64)
+    }
 }
 
 /// Saturation thresholds of one channel, in microvolts.
@@ -473,6 +485,15 @@ fn two_mut(v: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verdict_waits_for_the_window_and_then_the_rest_of_the_sweep() {
+        let g = Geometry::new(10_000.0, &Settings::default());
+        // Window 6-40 ms, sweep to 80 ms after a stimulus at frame 5000.
+        assert_eq!(g.decision_frames(5000.0), (5399, 5800));
+        // A stimulus between samples moves both with it.
+        assert_eq!(g.decision_frames(5000.6), (5400, 5800));
+    }
 
     #[test]
     fn thresholds_scale_once_by_bandwidth_or_by_the_measured_noise() {

@@ -72,7 +72,8 @@ pub struct LiveArgs {
     /// Audio sample format: i16, i32 or f32 (default: [audio] format, else i16).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
-    /// Audio frames per driver period (default: [audio] buffer_frames, else the driver's).
+    /// Frames per device buffer: the audio driver's period (default: [audio] buffer_frames,
+    /// else the driver's), or the simulated patient's buffers (default 256).
     #[arg(long, value_name = "FRAMES")]
     pub buffer_frames: Option<u32>,
     /// SpikerBox model: muscle-pro, human, neuron-pro, spike-station, shield.
@@ -192,11 +193,23 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     )?;
     out.flush()?;
 
-    let cfg = PipelineConfig {
+    let mut cfg = PipelineConfig {
         pace: opened.pace,
         backpressure: opened.backpressure,
         ..PipelineConfig::default()
     };
+    if a.simulate {
+        // The simulated patient delivers buffers like a device: this many frames at a time,
+        // each at the moment its last sample would have been captured.
+        if let Some(n) = a.buffer_frames {
+            if !(1..=65_536).contains(&n) {
+                return Err(CliError::bad_input(format!(
+                    "--buffer-frames must be 1 to 65536 (got {n})"
+                )));
+            }
+            cfg.block_frames = n as usize;
+        }
+    }
     let labels = info.channels.iter().map(|c| c.label.clone()).collect();
     let mut reporter = Reporter::new(labels, sim_markers.clone(), !a.changes_only);
     let mut collector = Collector::new(&info);
@@ -343,6 +356,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
         health.frames_dropped.load(Ordering::Relaxed),
         health.outputs_dropped.load(Ordering::Relaxed)
     )?;
+    writeln!(out, "  {}", latency_line(&health))?;
     if let Some(r) = &report {
         writeln!(
             out,
@@ -371,5 +385,22 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     match failure {
         Some(m) => Err(CliError::device(m)),
         None => Ok(()),
+    }
+}
+
+/// The decision and processing latency, in words.
+fn latency_line(h: &pipeline::Health) -> String {
+    match (h.decision().ms(), h.processing().ms()) {
+        (Some((d50, d99, dmax)), Some((p50, p99, pmax))) => format!(
+            "latency over {} verdicts: from the end of the LSR window p50 {d50:.2} ms, p99 \
+             {d99:.2} ms, max {dmax:.2} ms; processing (from the last sample the sweep needs) \
+             p50 {p50:.2} ms, p99 {p99:.2} ms, max {pmax:.2} ms{}",
+            h.decision().count,
+            match h.latency_untimed.load(Ordering::Relaxed) {
+                0 => String::new(),
+                n => format!(" ({n} verdicts not timed)"),
+            }
+        ),
+        _ => "latency: no verdict was timed".to_string(),
     }
 }

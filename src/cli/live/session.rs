@@ -118,6 +118,7 @@ pub(super) fn counter_list(
         "pipeline_outputs_dropped".into(),
         l(&health.outputs_dropped),
     ));
+    v.extend(health.latency_counters());
     for d in devices {
         v.extend(d.snapshot());
     }

@@ -1,7 +1,7 @@
 //! The health line: is the monitor itself working? Sample and stimulation rate, mains,
-//! ring-buffer fill, lost samples, results that did not reach the screen, processing latency
-//! (shown as `n/a` until the pipeline measures it: no invented numbers), the recording, and
-//! the reminder that this is a research tool. Problems are shown in words on red.
+//! ring-buffer fill, lost samples, results that did not reach the screen, how old the verdicts
+//! are when they leave the DSP thread (decision and processing latency, see
+//! [`crate::pipeline::latency`]), the recording, and the reminder that this is a research tool. Problems are shown in words on red.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -87,15 +87,33 @@ pub fn acquisition_spans(st: &DashboardState) -> Vec<Span<'static>> {
             ok
         },
     ));
-    v.push(sep());
-    v.push(Span::raw(match st.cfg.latency_ms {
-        Some((p50, p99)) => format!("latency p50 {p50:.0} ms p99 {p99:.0} ms"),
-        None => "latency n/a".to_string(),
-    }));
     v
 }
 
-/// Recording, stream end or failure, and the note (second row).
+/// Processing this slow means the monitor is falling behind the patient.
+const SLOW_PROCESSING_MS: f64 = 50.0;
+
+/// How old a verdict is when it reaches the screen: from the end of its LSR window (which
+/// includes the signal the sweep waits for after the window), and the pipeline's own part.
+fn latency_spans(st: &DashboardState) -> Vec<Span<'static>> {
+    let h = &st.health;
+    match (h.decision.ms(), h.processing.ms()) {
+        (Some((p50, p99, _)), Some((_, proc99, _))) => vec![
+            Span::raw(format!("verdict {p50:.1} ms after window, p99 {p99:.1} · ")),
+            Span::styled(
+                format!("processing p99 {proc99:.2} ms"),
+                if proc99 > SLOW_PROCESSING_MS {
+                    theme::warning()
+                } else {
+                    Style::default()
+                },
+            ),
+        ],
+        _ => vec![Span::raw("latency: no verdict yet")],
+    }
+}
+
+/// Stream end or failure, the note, the recording and the latency (second row).
 pub fn session_spans(st: &DashboardState) -> Vec<Span<'static>> {
     let sep = || Span::styled(" · ", theme::dim());
     let mut v = Vec::new();
@@ -109,6 +127,9 @@ pub fn session_spans(st: &DashboardState) -> Vec<Span<'static>> {
         v.push(Span::styled("stream ended", theme::title()));
         v.push(sep());
     }
+    // The note first, so a narrow terminal never cuts it.
+    v.push(Span::styled(NOTE, theme::title()));
+    v.push(sep());
     match (&st.cfg.recording, &st.health.recording) {
         (Some(path), rec) => {
             let failed = rec.as_ref().is_some_and(|r| r.failed);
@@ -131,7 +152,7 @@ pub fn session_spans(st: &DashboardState) -> Vec<Span<'static>> {
         (None, _) => v.push(Span::styled("not recording", theme::dim())),
     }
     v.push(sep());
-    v.push(Span::styled(NOTE, theme::title()));
+    v.extend(latency_spans(st));
     v
 }
 
@@ -147,8 +168,9 @@ pub fn render(st: &DashboardState, area: Rect, buf: &mut Buffer) {
         ])
         .render(area, buf);
     } else {
-        // One row: the note first, so it is never cut.
-        let mut spans = vec![Span::styled(NOTE, theme::title()), Span::raw(" · ")];
+        // One row, wrapped: the note (first in the session part) and the acquisition.
+        let mut spans = session_spans(st);
+        spans.push(Span::raw(" · "));
         spans.extend(acquisition_spans(st));
         Paragraph::new(Line::from(spans))
             .wrap(Wrap { trim: true })

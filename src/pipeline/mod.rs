@@ -11,6 +11,10 @@
 //! rejected); a file or simulation can afford to wait instead ([`Backpressure::Wait`]). The DSP
 //! thread never blocks on its consumers: it `try_send`s, and counts what did not fit.
 //!
+//! Every block pushed into the sample ring is stamped with the time it entered; the DSP thread
+//! times every verdict against those stamps ([`latency`]) and publishes the decision latency
+//! with the other health figures.
+//!
 //! For analysis of files, where nothing is real-time, [`run_to_end`] drives the same engine
 //! synchronously; the results are identical because the engine does not depend on block sizes.
 
@@ -25,6 +29,16 @@ use ringbuf::HeapRb;
 
 use crate::detect::{Engine, EngineCounters, EngineEvent};
 use crate::source::{Source, SourceError, SourceEvent};
+
+pub mod latency;
+
+use latency::{LatencyFigures, LatencyMeter, LatencySummary, Stamp};
+
+/// Block stamps the stamp ring holds (and the DSP thread remembers).
+const STAMPS: usize = 16_384;
+/// Longest the DSP thread sleeps when there is nothing to do (the source thread wakes it as
+/// soon as a block is in the ring).
+const IDLE_WAIT: Duration = Duration::from_millis(2);
 
 /// What to do when the sample ring is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +110,37 @@ pub struct Health {
     pub ring_fill: AtomicU64,
     /// Set when the source has ended (or failed).
     pub source_done: AtomicBool,
+    /// From the last sample of a sweep's LSR window entering the ring to its verdict leaving
+    /// the DSP thread (see [`latency`]).
+    pub decision_latency: LatencyFigures,
+    /// From the last sample a sweep needs entering the ring to its verdict leaving the DSP
+    /// thread: the pipeline's own cost.
+    pub processing_latency: LatencyFigures,
+    /// Verdicts that could not be timed (their frames' arrival was no longer known).
+    pub latency_untimed: AtomicU64,
+}
+
+impl Health {
+    /// The decision latency so far.
+    pub fn decision(&self) -> LatencySummary {
+        self.decision_latency.load()
+    }
+
+    /// The processing latency so far.
+    pub fn processing(&self) -> LatencySummary {
+        self.processing_latency.load()
+    }
+
+    /// The latency figures as named counters (for the session file), in microseconds.
+    pub fn latency_counters(&self) -> Vec<(String, u64)> {
+        let mut v = self.decision_latency.counters("latency_decision");
+        v.extend(self.processing_latency.counters("latency_processing"));
+        v.push((
+            "latency_untimed_verdicts".into(),
+            self.latency_untimed.load(Ordering::Relaxed),
+        ));
+        v
+    }
 }
 
 /// What consumers receive. Engine events travel inline (no allocation on the DSP thread).
@@ -136,14 +181,77 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
     let fs = source.info().sample_rate_hz;
     let (mut sp, mut sc) = HeapRb::<f32>::new(cfg.ring_frames * nch).split();
     let (mut ep, mut ec) = HeapRb::<SourceEvent>::new(cfg.ring_events).split();
+    let (mut tp, mut tc) = HeapRb::<Stamp>::new(STAMPS).split();
     let (out_tx, out_rx) = bounded::<Output>(cfg.output_capacity);
     let (ctl_tx, ctl_rx) = bounded::<Control>(16);
     let health = Arc::new(Health::default());
     let stop = Arc::new(AtomicBool::new(false));
+    // The time zero of the block stamps, shared by both threads.
+    let base = Instant::now();
 
     let h = health.clone();
-    let stop_src = stop.clone();
+    let stop_dsp = stop.clone();
     let src_out = out_tx.clone();
+    let mut meter = LatencyMeter::new(engine.geometry(), base, STAMPS);
+    let dsp_thread = thread::Builder::new()
+        .name("lsrmon-dsp".into())
+        .spawn(move || {
+            let mut block = vec![0.0f32; 4096 * nch];
+            let mut evs: Vec<SourceEvent> = Vec::with_capacity(cfg.ring_events);
+            let emit = |e: &EngineEvent, meter: &mut LatencyMeter| {
+                meter.observe(e);
+                if let Err(TrySendError::Full(_)) = out_tx.try_send(Output::Engine(*e)) {
+                    h.outputs_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            };
+            loop {
+                match ctl_rx.try_recv() {
+                    Ok(Control::Rebaseline) => engine.rebaseline(),
+                    Ok(Control::Stop) => {
+                        stop_dsp.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(_) => {}
+                }
+                let done = h.source_done.load(Ordering::Acquire);
+                evs.clear();
+                while evs.len() < evs.capacity() {
+                    match ec.try_pop() {
+                        Some(e) => evs.push(e),
+                        None => break,
+                    }
+                }
+                let fill = sc.occupied_len();
+                // A block's stamp is pushed before its samples: every sample counted in
+                // `fill` has its stamp in the stamp ring by now.
+                while let Some(st) = tc.try_pop() {
+                    meter.arrived(st);
+                }
+                h.ring_fill.store((fill / nch) as u64, Ordering::Relaxed);
+                let want = (fill / nch).min(block.len() / nch) * nch;
+                let got = sc.pop_slice(&mut block[..want]);
+                if got > 0 || !evs.is_empty() {
+                    engine.process(&block[..got], &evs, &mut |e| emit(e, &mut meter));
+                    h.frames_processed
+                        .fetch_add((got / nch) as u64, Ordering::Relaxed);
+                    meter.publish(&h.decision_latency, &h.processing_latency);
+                    h.latency_untimed.store(meter.untimed, Ordering::Relaxed);
+                } else if done && sc.is_empty() && ec.is_empty() {
+                    break;
+                } else {
+                    thread::park_timeout(IDLE_WAIT);
+                }
+            }
+            engine.finish(&mut |e| emit(e, &mut meter));
+            meter.publish(&h.decision_latency, &h.processing_latency);
+            // The end marker must arrive: wait for room (consumers are draining).
+            let _ = out_tx.send(Output::End(*engine.counters()));
+        })
+        .expect("spawning the DSP thread");
+
+    let h = health.clone();
+    let stop_src = stop;
+    let dsp = dsp_thread.thread().clone();
     let source_thread = thread::Builder::new()
         .name("lsrmon-source".into())
         .spawn(move || {
@@ -152,6 +260,9 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
             let start = Instant::now();
             let mut produced: u64 = 0;
             let mut dropped_since: u64 = 0;
+            // A block whose stamp did not fit in the stamp ring: its time goes with the next
+            // stamp that fits (over-stating the later block's latency, never under-stating).
+            let mut unstamped_since: Option<u64> = None;
             loop {
                 if stop_src.load(Ordering::Relaxed) {
                     break;
@@ -188,9 +299,19 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                             let ev = shift_event(ev, h.frames_dropped.load(Ordering::Relaxed));
                             let _ = ep.try_push(ev);
                         }
-                        sp.push_slice(data);
                         produced += n as u64;
+                        let now = base.elapsed().as_nanos() as u64;
+                        let stamp = Stamp {
+                            end_frame: produced,
+                            at_ns: unstamped_since.unwrap_or(now),
+                        };
+                        unstamped_since = match tp.try_push(stamp) {
+                            Ok(()) => None,
+                            Err(_) => Some(stamp.at_ns),
+                        };
+                        sp.push_slice(data);
                         h.frames_in.fetch_add(n as u64, Ordering::Relaxed);
+                        dsp.unpark();
                         break;
                     }
                     match cfg.backpressure {
@@ -209,56 +330,9 @@ pub fn spawn(mut source: Box<dyn Source>, mut engine: Engine, cfg: PipelineConfi
                 }
             }
             h.source_done.store(true, Ordering::Release);
+            dsp.unpark();
         })
         .expect("spawning the source thread");
-
-    let h = health.clone();
-    let dsp_thread = thread::Builder::new()
-        .name("lsrmon-dsp".into())
-        .spawn(move || {
-            let mut block = vec![0.0f32; 4096 * nch];
-            let mut evs: Vec<SourceEvent> = Vec::with_capacity(cfg.ring_events);
-            let mut emit = |e: &EngineEvent| {
-                if let Err(TrySendError::Full(_)) = out_tx.try_send(Output::Engine(*e)) {
-                    h.outputs_dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            };
-            loop {
-                match ctl_rx.try_recv() {
-                    Ok(Control::Rebaseline) => engine.rebaseline(),
-                    Ok(Control::Stop) => {
-                        stop.store(true, Ordering::Relaxed);
-                        break;
-                    }
-                    Err(_) => {}
-                }
-                let done = h.source_done.load(Ordering::Acquire);
-                evs.clear();
-                while evs.len() < evs.capacity() {
-                    match ec.try_pop() {
-                        Some(e) => evs.push(e),
-                        None => break,
-                    }
-                }
-                let fill = sc.occupied_len();
-                h.ring_fill.store((fill / nch) as u64, Ordering::Relaxed);
-                let want = (fill / nch).min(block.len() / nch) * nch;
-                let got = sc.pop_slice(&mut block[..want]);
-                if got > 0 || !evs.is_empty() {
-                    engine.process(&block[..got], &evs, &mut emit);
-                    h.frames_processed
-                        .fetch_add((got / nch) as u64, Ordering::Relaxed);
-                } else if done && sc.is_empty() && ec.is_empty() {
-                    break;
-                } else {
-                    thread::sleep(Duration::from_micros(200));
-                }
-            }
-            engine.finish(&mut emit);
-            // The end marker must arrive: wait for room (consumers are draining).
-            let _ = out_tx.send(Output::End(*engine.counters()));
-        })
-        .expect("spawning the DSP thread");
 
     Running {
         output: out_rx,
