@@ -128,7 +128,11 @@ fn main() {
         ),
         None => format!("LSRMON_BENCH_LATENCY_S={secs} cargo bench --bench latency"),
     };
-    writeln!(md, "### Decision latency (live, simulated patient, 48 kHz, 4 channels)\n").unwrap();
+    writeln!(
+        md,
+        "### Decision latency (live, simulated patient, 48 kHz, 4 channels)\n"
+    )
+    .unwrap();
     writeln!(
         md,
         "Machine: {}. Command: `{cmd}`. Each run: `lsrmon live --simulate --rate 48000 \

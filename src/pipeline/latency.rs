@@ -28,8 +28,8 @@
 //!
 //! Sweeps cut short by the end of the stream (`incomplete`) are not timed: nobody waited for
 //! them. What is *not* included: for an audio or serial device, the time between the driver
-//! delivering a buffer and the source thread pushing it into this ring (the reading thread's
-//! wake-up, well under a millisecond); for the simulated patient the source thread *is* the
+//! delivering a buffer and the source thread pushing it into this ring (for audio, the
+//! reading thread looks every 0.25 ms); for the simulated patient the source thread *is* the
 //! device: it pushes each buffer at the moment its last sample would have been captured.
 
 use std::sync::atomic::{AtomicU64, Ordering};
