@@ -10,9 +10,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::detect::{Engine, EngineEvent};
+use crate::model::SampleFormat;
 use crate::nwb::{SessionMeta, SessionWriter, WriterOptions};
 use crate::sim::SimPatient;
 use crate::source::Source;
@@ -38,6 +39,27 @@ pub struct SimulateArgs {
     /// Store raw samples uncompressed (default: shuffle + deflate level 1).
     #[arg(long)]
     pub no_compression: bool,
+    /// Type of the stored samples: i16 (the simulated converter's counts, half the size) or
+    /// f32 (the same counts as float32, e.g. for benchmarks of float files).
+    #[arg(long, value_enum, default_value_t = StoredFormat::I16)]
+    pub sample_format: StoredFormat,
+}
+
+/// How `simulate` stores the samples. The simulated converter produces int16 counts; `f32`
+/// stores those same values as float32 (exact), so both files give the same analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoredFormat {
+    I16,
+    F32,
+}
+
+impl StoredFormat {
+    fn sample_format(self) -> SampleFormat {
+        match self {
+            Self::I16 => SampleFormat::I16,
+            Self::F32 => SampleFormat::F32,
+        }
+    }
 }
 
 /// A UUID (version 4 layout) made from the seed, so the same simulation gives the same file.
@@ -82,7 +104,9 @@ pub fn run(g: &GlobalArgs, a: &SimulateArgs) -> Result<(), CliError> {
     let scenario = cfg.scenario;
     let seed = cfg.seed;
     let mut sim = SimPatient::new(cfg).map_err(|e| CliError::bad_input(e.to_string()))?;
-    let info = sim.info().clone();
+    // The writer stores samples in `info.sample_format` (see `nwb::Storage`).
+    let mut info = sim.info().clone();
+    info.sample_format = a.sample_format.sample_format();
     let mut engine = Engine::new(&info, &settings)?;
     let mut meta = SessionMeta::new(
         &uuid_from_seed(seed, 1),
