@@ -16,10 +16,14 @@
 //! run, default 120; LSRMON_BENCH_POST_MS runs a second pair with a shorter `sweep.post_ms`).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use lsrmon::nwb::{NwbSource, ReadOptions};
+
+mod common;
+
+use common::{lsrmon_bin, publish, target_dir};
 
 const RATE: u32 = 48_000;
 const BUFFERS: [u32; 2] = [64, 256];
@@ -45,23 +49,9 @@ impl Run {
     }
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores")
-}
-
 fn run(dir: &Path, buffer: u32, secs: f64, post_ms: Option<f64>) -> Run {
     let file = dir.join(format!("latency_{buffer}_{}.nwb", post_ms.unwrap_or(80.0)));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lsrmon"));
+    let mut cmd = Command::new(lsrmon_bin());
     cmd.args(["live", "--simulate", "--changes-only", "--overwrite"])
         .args(["--rate", &RATE.to_string()])
         .args(["--buffer-frames", &buffer.to_string()])
@@ -109,7 +99,7 @@ fn main() {
     let post: Option<f64> = std::env::var("LSRMON_BENCH_POST_MS")
         .ok()
         .and_then(|s| s.parse().ok());
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-latency");
+    let dir = target_dir().join("bench-data");
     std::fs::create_dir_all(&dir).unwrap();
     let mut runs = Vec::new();
     for b in BUFFERS {
@@ -122,22 +112,18 @@ fn main() {
     }
 
     let mut md = String::new();
-    let cmd = match post {
-        Some(ms) => format!(
-            "LSRMON_BENCH_LATENCY_S={secs} LSRMON_BENCH_POST_MS={ms} cargo bench --bench latency"
-        ),
-        None => format!("LSRMON_BENCH_LATENCY_S={secs} cargo bench --bench latency"),
-    };
     writeln!(
         md,
-        "### Decision latency (live, simulated patient, 48 kHz, 4 channels)\n"
+        "## Decision latency (live, simulated patient, 48 kHz, 4 channels)\n"
     )
     .unwrap();
     writeln!(
         md,
-        "Machine: {}. Command: `{cmd}`. Each run: `lsrmon live --simulate --rate 48000 \
-         --buffer-frames N --duration {secs} --record FILE` (recorder running).\n",
-        machine()
+        "Each run: `lsrmon live --simulate --rate 48000 --buffer-frames N --duration {secs} \
+         --record FILE` (recorder and headless consumer running). Decision: from the block \
+         holding the last sample of a sweep's LSR window entering the ring to the verdict \
+         leaving the DSP thread; processing: from the block holding the last sample the sweep \
+         needs (the end of `sweep.post_ms`). Target: p99 at most the buffer period + 1 ms.\n"
     )
     .unwrap();
     writeln!(
@@ -178,8 +164,5 @@ fn main() {
         .unwrap();
         eprintln!("  ({} s wall)", r.wall_s.round());
     }
-    print!("{md}");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("latency.md"), &md).unwrap();
+    publish("latency", &md);
 }

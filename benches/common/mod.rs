@@ -1,4 +1,4 @@
-//! Shared by the process-level benches (`analyze`, `live_memory`): where things are, the
+//! Shared by the process-level benches (`analyze`, `live_memory`, `latency`): where things are, the
 //! machine and date for the report, child processes measured with `wait4` (wall time and
 //! peak resident memory), and the markdown report.
 
