@@ -45,6 +45,14 @@ pub fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// The 1, 5 and 15-minute load averages (other work on the machine), e.g. "0.52 1.10 0.98".
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// CPU model and core count, e.g. "AMD EPYC 7763 64-Core Processor, 2 cores, 23 GB RAM".
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -108,8 +116,9 @@ pub fn command_line(bench: &str) -> String {
 /// Prints the report and writes it to `target/bench/<name>.md`.
 pub fn publish(name: &str, body: &str) {
     let report = format!(
-        "{body}\n- machine: {}\n- date: {}\n- command: `{}`\n",
+        "{body}\n- machine: {}\n- load average at the end: {}\n- date: {}\n- command: `{}`\n",
         machine(),
+        load_average(),
         utc_now(),
         command_line(name)
     );
@@ -127,6 +136,8 @@ pub struct Measured {
     pub wall: Duration,
     /// Peak resident set of the child (`ru_maxrss`), bytes.
     pub max_rss: u64,
+    /// CPU time of the child, user + system.
+    pub cpu: Duration,
     pub status: ExitStatus,
 }
 
@@ -134,10 +145,25 @@ impl Measured {
     pub fn rss_mb(&self) -> f64 {
         self.max_rss as f64 / 1e6
     }
+
+    /// Cores busy on average (CPU time / wall time).
+    pub fn cores_used(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.wall.as_secs_f64()
+    }
+}
+
+/// What `wait4` tells about a finished child.
+#[derive(Clone, Copy, Debug)]
+pub struct Exit {
+    pub status: ExitStatus,
+    /// Peak resident set, bytes.
+    pub max_rss: u64,
+    /// User + system CPU time.
+    pub cpu: Duration,
 }
 
 /// Waits for `pid` (a child of ours) with `wait4`; `Ok(None)` if `nohang` and it still runs.
-pub fn wait4(pid: u32, nohang: bool) -> io::Result<Option<(ExitStatus, u64)>> {
+pub fn wait4(pid: u32, nohang: bool) -> io::Result<Option<Exit>> {
     use std::os::unix::process::ExitStatusExt;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value; wait4 only writes to the two pointers.
@@ -147,9 +173,16 @@ pub fn wait4(pid: u32, nohang: bool) -> io::Result<Option<(ExitStatus, u64)>> {
         // SAFETY: valid pointers to locals; pid is a child of this process.
         let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, flags, &mut ru) };
         if r == pid as libc::pid_t {
-            // ru_maxrss is in kilobytes on Linux.
-            let rss = (ru.ru_maxrss.max(0) as u64) * 1024;
-            return Ok(Some((ExitStatus::from_raw(status), rss)));
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec.max(0) as u64)
+                    + Duration::from_micros(t.tv_usec.max(0) as u64)
+            };
+            return Ok(Some(Exit {
+                status: ExitStatus::from_raw(status),
+                // ru_maxrss is in kilobytes on Linux.
+                max_rss: (ru.ru_maxrss.max(0) as u64) * 1024,
+                cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+            }));
         }
         if r == 0 {
             return Ok(None);
@@ -172,7 +205,11 @@ pub fn run_measured(cmd: &mut Command, stdout: &Path, stderr: &Path) -> Measured
         .spawn()
         .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
     // The child is reaped by wait4 below, not by `Child::wait`.
-    let (status, max_rss) = wait4(child.id(), false)
+    let Exit {
+        status,
+        max_rss,
+        cpu,
+    } = wait4(child.id(), false)
         .expect("wait4")
         .expect("the child exited");
     let wall = start.elapsed();
@@ -186,6 +223,7 @@ pub fn run_measured(cmd: &mut Command, stdout: &Path, stderr: &Path) -> Measured
     Measured {
         wall,
         max_rss,
+        cpu,
         status,
     }
 }
