@@ -284,6 +284,9 @@ fn x_rt(signal_s: f64, wall_s: f64) -> String {
 }
 
 fn main() {
+    if common::skipped_under_cargo_test("analyze") {
+        return;
+    }
     let minutes = env_f64("LSRMON_BENCH_MINUTES", 10.0);
     let reps = env_f64("LSRMON_BENCH_REPS", 3.0).max(1.0) as usize;
     let full = env_flag("LSRMON_BENCH_FULL");

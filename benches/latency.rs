@@ -92,6 +92,9 @@ fn run(dir: &Path, buffer: u32, secs: f64, post_ms: Option<f64>) -> Run {
 }
 
 fn main() {
+    if common::skipped_under_cargo_test("latency") {
+        return;
+    }
     let secs: f64 = std::env::var("LSRMON_BENCH_LATENCY_S")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -233,6 +233,9 @@ fn nearest(samples: &[Sample], sim_s: f64) -> Option<&Sample> {
 }
 
 fn main() {
+    if common::skipped_under_cargo_test("live_memory") {
+        return;
+    }
     let full = env_flag("LSRMON_BENCH_FULL");
     let keep = env_flag("LSRMON_BENCH_KEEP");
     let minutes = env_f64("LSRMON_LIVE_MINUTES", if full { 240.0 } else { 60.0 });

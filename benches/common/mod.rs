@@ -302,3 +302,13 @@ pub fn simulated_file(path: &Path, rate: f64, seconds: f64, args: &[&str]) {
 pub fn file_mb(path: &Path) -> f64 {
     std::fs::metadata(path).map_or(f64::NAN, |m| m.len() as f64 / 1e6)
 }
+
+/// True when cargo runs this bench as a test (`cargo test --all-targets` passes no `--bench`):
+/// the process-level benches take minutes and gigabytes, so they only say how to run them.
+pub fn skipped_under_cargo_test(name: &str) -> bool {
+    if std::env::args().any(|a| a == "--bench") {
+        return false;
+    }
+    eprintln!("{name}: a benchmark; run it with `cargo bench --bench {name}` (or `./dev bench`)");
+    true
+}
