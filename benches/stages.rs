@@ -38,9 +38,11 @@
 use std::cell::{OnceCell, RefCell};
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+
+mod common;
 
 use lsrmon::anatomy::BranchChannels;
 use lsrmon::detect::criterion::Observation;
@@ -753,36 +755,6 @@ fn bench<'a>(
     })
 }
 
-fn cpu_model() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
-    let logical = info.lines().filter(|l| l.starts_with("processor")).count();
-    let avail = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{model}, {logical} logical CPUs ({avail} available to this process)")
-}
-
-/// Today's date (UTC), from the system clock.
-fn today() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 fn fmt_num(v: f64) -> String {
     if v.abs() >= 100.0 {
         format!("{v:.0}")
@@ -812,8 +784,8 @@ fn table(
     }
     let mut s = String::new();
     s.push_str("## Pipeline stages: cost per sweep and per second of signal\n\n");
-    s.push_str(&format!("- Machine: {}\n", cpu_model()));
-    s.push_str(&format!("- Date: {} (UTC)\n", today()));
+    s.push_str(&format!("- Machine: {}\n", common::machine()));
+    s.push_str(&format!("- Date: {}\n", common::utc_now()));
     s.push_str(&format!("- Command: `{command}` (mode: {})\n", mode.name));
     s.push_str(&format!(
         "- Criterion: {} samples, {:.1} s measurement, {:.1} s warm-up, flat sampling; each \

@@ -8,6 +8,27 @@ use crate::analysis::Collector;
 use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
 use crate::model::{Marker, MonitorState, SweepStatus};
 
+/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SS+00:00` (days to civil date: H. Hinnant).
+pub fn utc_iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Formats seconds as `h:mm:ss.s` (case time, as on a monitor).
 pub fn clock(t: f64) -> String {
     let t = t.max(0.0);

@@ -1,5 +1,5 @@
-//! Shared by the process-level benches (`analyze`, `live_memory`, `latency`): where things are, the
-//! machine and date for the report, child processes measured with `wait4` (wall time and
+//! Shared by the benches (`analyze`, `live_memory`, `latency`, `stages`): where things are,
+//! the machine and date for the report, child processes measured with `wait4` (wall time and
 //! peak resident memory), and the markdown report.
 
 #![allow(dead_code)]
@@ -83,23 +83,10 @@ pub fn machine() -> String {
 pub fn utc_now() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+        .map_or(0, |d| d.as_secs());
+    // `YYYY-MM-DDTHH:MM:SS+00:00`, the session files' own format, to the minute.
+    let iso = lsrmon::report::utc_iso8601(secs);
+    format!("{} UTC", iso[..16].replace('T', " "))
 }
 
 /// The command that ran this bench: the LSRMON_* variables set, then cargo's command.

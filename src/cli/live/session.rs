@@ -12,6 +12,7 @@ use crate::acquisition::counters::DeviceCounters;
 use crate::model::{Marker, SurgicalStep};
 use crate::nwb::{RecordMsg, RecordSender, SessionMeta};
 use crate::pipeline;
+use crate::report::utc_iso8601;
 
 /// Markers of the session: typed ones and the simulated patient's scheduled ones.
 pub(super) struct Session {
@@ -155,27 +156,6 @@ fn uuid_v4_like(seed: u64) -> String {
         hi & 0xFFFF,
         lo >> 48,
         lo & 0xFFFF_FFFF_FFFF
-    )
-}
-
-/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SS+00:00` (days to civil date: H. Hinnant).
-fn utc_iso8601(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
     )
 }
 
