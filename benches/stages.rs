@@ -61,8 +61,6 @@ use lsrmon::stim::{ArtifactDetector, Polarity, TriggerDetector};
 
 /// Frames per block fed to the detectors and the engine (the engine's own chunk).
 const BLOCK: usize = 1024;
-/// Sweeps of clean levels the engine waits for before using running levels (engine.rs).
-const MIN_LEVELS: usize = 3;
 const RATES: [u32; 3] = [5_000, 10_000, 48_000];
 const CHANNELS: [usize; 4] = [1, 2, 4, 8];
 const SEED: u64 = 7;
@@ -578,8 +576,8 @@ impl Prepared {
         total
     }
 
-    /// Every measured sweep through the judge, the trackers and the criterion, as
-    /// `Engine::analyse` does after the measures (src/detect/engine.rs). `seen` gets each
+    /// Every measured sweep through the judge, the trackers and the criterion, with the same
+    /// `Tracker::judge` and `Tracker::conclude` as `Engine::analyse` after the measures. `seen` gets each
     /// channel's verdict.
     fn replay(
         &self,
@@ -597,29 +595,7 @@ impl Prepared {
             let stim_time_s = s.stim.frame_time / geo.fs;
             for (ch, m, seg) in &s.measured {
                 let tr = trackers[*ch].as_mut().unwrap();
-                let (status, reason) = an.judge(
-                    facts,
-                    m,
-                    tr.noise.get(MIN_LEVELS),
-                    tr.high_band.get(MIN_LEVELS),
-                    tr.null.get(MIN_LEVELS),
-                    tr.baseline_direct_p2p,
-                );
-                let clean = !matches!(
-                    reason,
-                    Some(
-                        RejectReason::Electrocautery
-                            | RejectReason::Saturation
-                            | RejectReason::LostSamples
-                            | RejectReason::SpontaneousActivity
-                            | RejectReason::Incomplete
-                    )
-                );
-                if clean {
-                    tr.noise.push(m.noise_rms);
-                    tr.high_band.push(m.high_band);
-                    tr.null.push(m.null_snr);
-                }
+                let (status, reason) = tr.judge(an, facts, m);
                 if status == SweepStatus::Present {
                     tr.add_baseline_sweep(&seg[geo.display(frac)]);
                 }
@@ -638,19 +614,7 @@ impl Prepared {
                     direct_p2p_uv: facts.direct_p2p,
                     snr: m.snr,
                 };
-                let avg = if status == SweepStatus::Absent
-                    && tr.criterion.state() == MonitorState::Present
-                    && tr.criterion.run_len() + 1 >= absent_run
-                {
-                    tr.run_average_snr(absent_run, geo.noise_len, geo.sub_len, geo.step, scratch)
-                } else {
-                    f32::INFINITY
-                };
-                let step = tr.observe(&obs, &mut |_| avg);
-                let percent = match tr.criterion.baseline() {
-                    Some(b) if b.present && b.p2p_uv > 0.0 => 100.0 * m.lsr_p2p / b.p2p_uv,
-                    _ => f32::NAN,
-                };
+                let (step, percent) = tr.conclude(&obs, absent_run, &geo, scratch);
                 if step.baseline.is_some() {
                     black_box(tr.baseline_trace());
                 }

@@ -35,8 +35,6 @@ const PENDING: usize = 64;
 /// Length of signal the mains detector looks at, and how often, seconds.
 const MAINS_WINDOW_S: f64 = 0.5;
 const MAINS_EVERY_S: f64 = 2.0;
-/// Sweeps kept for noise levels before spontaneous activity is judged.
-const MIN_LEVELS: usize = 3;
 /// Recent stimuli remembered for the mains detector.
 const RECENT: usize = 16;
 /// Span around each stimulus bridged before mains detection, ms.
@@ -540,29 +538,7 @@ impl Engine {
             let Some(tr) = self.trackers[ch].as_mut() else {
                 continue;
             };
-            let (status, reason) = self.analyzer.judge(
-                &facts,
-                &measured,
-                tr.noise.get(MIN_LEVELS),
-                tr.high_band.get(MIN_LEVELS),
-                tr.null.get(MIN_LEVELS),
-                tr.baseline_direct_p2p,
-            );
-            let clean_levels = !matches!(
-                reason,
-                Some(
-                    RejectReason::Electrocautery
-                        | RejectReason::Saturation
-                        | RejectReason::LostSamples
-                        | RejectReason::SpontaneousActivity
-                        | RejectReason::Incomplete
-                )
-            );
-            if clean_levels {
-                tr.noise.push(measured.noise_rms);
-                tr.high_band.push(measured.high_band);
-                tr.null.push(measured.null_snr);
-            }
+            let (status, reason) = tr.judge(&self.analyzer, &facts, &measured);
             let equivocal = reason == Some(RejectReason::Equivocal);
             let seg = &self.analyzer.seg[ch];
             let frac = facts.frac;
@@ -600,28 +576,8 @@ impl Engine {
                 direct_p2p_uv: facts.direct_p2p,
                 snr: measured.snr,
             };
-            let sub = geo.sub_len;
-            let step_n = geo.step;
-            let noise_len = geo.noise_len;
-            let scratch = &mut self.analyzer.env;
-            let tr_ref: &Tracker = tr;
-            let mut ask = |n: usize| tr_ref.run_average_snr(n, noise_len, sub, step_n, scratch);
-            // The closure borrows the tracker immutably; observe needs it mutably, so compute
-            // the run average up front only when it can be asked for.
-            let avg = if status == SweepStatus::Absent
-                && tr_ref.criterion.state() == MonitorState::Present
-                && tr_ref.criterion.run_len() + 1 >= self.settings.criterion.absent_run as usize
-            {
-                ask(self.settings.criterion.absent_run as usize)
-            } else {
-                f32::INFINITY
-            };
-            let step = tr.observe(&obs, &mut |_| avg);
-            let baseline = tr.criterion.baseline().copied();
-            let percent = match baseline {
-                Some(b) if b.present && b.p2p_uv > 0.0 => 100.0 * measured.lsr_p2p / b.p2p_uv,
-                _ => f32::NAN,
-            };
+            let absent_run = self.settings.criterion.absent_run as usize;
+            let (step, percent) = tr.conclude(&obs, absent_run, &geo, &mut self.analyzer.env);
             let result = SweepResult {
                 stim_index: stim.index,
                 stim_time_s,

@@ -5,11 +5,15 @@
 //!
 //! Everything is allocated in [`Tracker::new`]; the per-sweep methods do not allocate.
 
-use crate::model::{MonitorState, SweepStatus, DISPLAY_POINTS};
+use crate::model::{MonitorState, RejectReason, SweepStatus, DISPLAY_POINTS};
 use crate::settings::Settings;
 
 use super::criterion::{median, ChannelCriterion, Observation, Step};
 use super::measure;
+use super::sweep::{Geometry, Measured, SweepAnalyzer, SweepFacts};
+
+/// Sweeps kept for noise levels before spontaneous activity is judged.
+pub const MIN_LEVELS: usize = 3;
 
 /// Number of recent clean sweeps whose noise levels make the running reference.
 const NOISE_MEMORY: usize = 15;
@@ -163,6 +167,68 @@ impl Tracker {
             return f32::INFINITY;
         }
         measure::max_window_rms(&avg[noise_len..], sub_len, step) / sigma
+    }
+
+    /// Judges one measured sweep of this channel against its running levels, and learns the
+    /// levels from it unless the sweep is contaminated (a rejected sweep may still show the
+    /// channel's noise, but not one in electrocautery, saturated, with lost samples, with
+    /// spontaneous activity or incomplete).
+    pub fn judge(
+        &mut self,
+        an: &SweepAnalyzer,
+        facts: &SweepFacts,
+        m: &Measured,
+    ) -> (SweepStatus, Option<RejectReason>) {
+        let (status, reason) = an.judge(
+            facts,
+            m,
+            self.noise.get(MIN_LEVELS),
+            self.high_band.get(MIN_LEVELS),
+            self.null.get(MIN_LEVELS),
+            self.baseline_direct_p2p,
+        );
+        let clean_levels = !matches!(
+            reason,
+            Some(
+                RejectReason::Electrocautery
+                    | RejectReason::Saturation
+                    | RejectReason::LostSamples
+                    | RejectReason::SpontaneousActivity
+                    | RejectReason::Incomplete
+            )
+        );
+        if clean_levels {
+            self.noise.push(m.noise_rms);
+            self.high_band.push(m.high_band);
+            self.null.push(m.null_snr);
+        }
+        (status, reason)
+    }
+
+    /// Feeds the criterion with one judged sweep (the run-average SNR of the absent run is
+    /// computed only when it can decide a disappearance; `scratch` is as long as a sweep) and
+    /// returns what happened and the sweep's LSR as a percentage of the baseline's.
+    pub fn conclude(
+        &mut self,
+        obs: &Observation,
+        absent_run: usize,
+        geo: &Geometry,
+        scratch: &mut [f32],
+    ) -> (Step, f32) {
+        let avg = if obs.status == SweepStatus::Absent
+            && self.criterion.state() == MonitorState::Present
+            && self.criterion.run_len() + 1 >= absent_run
+        {
+            self.run_average_snr(absent_run, geo.noise_len, geo.sub_len, geo.step, scratch)
+        } else {
+            f32::INFINITY
+        };
+        let step = self.observe(obs, &mut |_| avg);
+        let percent = match self.criterion.baseline() {
+            Some(b) if b.present && b.p2p_uv > 0.0 => 100.0 * obs.lsr_p2p_uv / b.p2p_uv,
+            _ => f32::NAN,
+        };
+        (step, percent)
     }
 
     /// Feeds the criterion; on a new baseline, freezes the baseline average.

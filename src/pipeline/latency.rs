@@ -54,8 +54,8 @@ pub struct Arrivals {
     buf: Vec<Stamp>,
     head: usize,
     len: usize,
-    /// Frames of blocks forgotten because the list was full (their verdicts are not timed).
-    pub overflowed: u64,
+    /// Frames before this one belonged to blocks already forgotten.
+    known_from: u64,
 }
 
 impl Arrivals {
@@ -65,30 +65,38 @@ impl Arrivals {
             buf: vec![Stamp::default(); capacity.max(1)],
             head: 0,
             len: 0,
-            overflowed: 0,
+            known_from: 0,
         }
     }
 
-    /// Adds the newest block. When full, the oldest is forgotten.
+    /// Adds the newest block. When full, the oldest is forgotten (a verdict that needed it is
+    /// counted as not timed).
     pub fn push(&mut self, s: Stamp) {
         let cap = self.buf.len();
         if self.len == cap {
-            self.head = (self.head + 1) % cap;
-            self.len -= 1;
-            self.overflowed += 1;
+            self.forget_oldest();
         }
         self.buf[(self.head + self.len) % cap] = s;
         self.len += 1;
     }
 
+    fn forget_oldest(&mut self) {
+        self.known_from = self.buf[self.head].end_frame;
+        self.head = (self.head + 1) % self.buf.len();
+        self.len -= 1;
+    }
+
     /// When frame `frame` entered the ring: the stamp of the first block ending after it.
     /// Blocks that end before `keep_from` are forgotten on the way (no later question can be
-    /// about them). None if that block is not (or no longer) known.
+    /// about them). None if that block is not (or no longer) known: a forgotten block's time
+    /// is never guessed from a later one.
     pub fn arrival_of(&mut self, frame: u64, keep_from: u64) -> Option<u64> {
         let cap = self.buf.len();
         while self.len > 0 && self.buf[self.head].end_frame <= keep_from {
-            self.head = (self.head + 1) % cap;
-            self.len -= 1;
+            self.forget_oldest();
+        }
+        if frame < self.known_from {
+            return None;
         }
         (0..self.len)
             .map(|i| self.buf[(self.head + i) % cap])
@@ -331,15 +339,11 @@ mod tests {
         assert_eq!(a.arrival_of(192, 0), None);
         // Forgetting blocks that end at or before 128 keeps the answer for later frames.
         assert_eq!(a.arrival_of(150, 128), Some(3000));
-        assert_eq!(
-            a.arrival_of(10, 128),
-            Some(3000),
-            "forgotten: the next known block"
-        );
+        assert_eq!(a.arrival_of(10, 128), None, "forgotten, not guessed");
     }
 
     #[test]
-    fn a_full_list_forgets_the_oldest_and_counts_it() {
+    fn a_full_list_forgets_the_oldest() {
         let mut a = Arrivals::new(2);
         for k in 1..=3u64 {
             a.push(Stamp {
@@ -347,7 +351,11 @@ mod tests {
                 at_ns: k,
             });
         }
-        assert_eq!(a.overflowed, 1);
+        assert_eq!(
+            a.arrival_of(5, 0),
+            None,
+            "block 1 is forgotten, not guessed"
+        );
         assert_eq!(a.arrival_of(25, 0), Some(3));
         assert_eq!(a.arrival_of(15, 0), Some(2));
     }
