@@ -26,6 +26,7 @@
 //! bad input.
 
 mod append;
+mod chunks;
 mod dyntable;
 mod error;
 mod h5util;
@@ -39,7 +40,7 @@ mod timing;
 mod writer;
 
 pub use error::NwbError;
-pub use reader::{parse_branch, ChannelSpec, NwbSource, ReadOptions};
+pub use reader::{parse_branch, ChannelSpec, NwbSource, ReadOptions, PLAIN_READ_ENV};
 pub use recorder::{RecordMsg, RecordSender, Recorder, RecorderOptions, RecorderReport};
 pub use recover::{needs_recovery, recover, RecoveryReport};
 pub use samples::Storage;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use hdf5::File;
 use ndarray::{s, Ix1, Ix2};
 
+use super::chunks::ChunkReader;
 use super::dyntable::{read_annotations, read_table, Table};
 use super::error::{H5Context, NwbError};
 use super::h5util::{attr_text, read_str};
@@ -29,6 +30,10 @@ use super::series::{locate, open_series, Series, Timing};
 use super::timing::{scan_timestamps, SkipMap};
 use crate::model::{Branch, ChannelInfo, Marker, Muscle, Role};
 use crate::source::{Source, SourceError, SourceEvent, SourceInfo};
+
+/// Set to `1`, every file's samples are read through HDF5's own calls (see
+/// [`NwbSource::set_plain_read`]).
+pub const PLAIN_READ_ENV: &str = "LSRMON_PLAIN_READ";
 
 /// A channel named on the command line (for files without a channel table).
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +76,11 @@ pub struct NwbSource {
     counters: Vec<(String, u64)>,
     unfinished: bool,
     dropped_events: usize,
+    /// Decoded chunks read ahead in worker threads (compressed datasets; started at the
+    /// first read unless [`NwbSource::set_plain_read`] said otherwise).
+    chunks: Option<ChunkReader>,
+    chunks_tried: bool,
+    plain_read: bool,
 }
 
 /// Opens an HDF5 file read-only (or read-write), telling "not HDF5", "locked" and
@@ -307,6 +317,9 @@ impl NwbSource {
             counters,
             unfinished,
             dropped_events: dropped,
+            chunks: None,
+            chunks_tried: false,
+            plain_read: std::env::var_os(PLAIN_READ_ENV).is_some_and(|v| v == "1"),
         })
     }
 
@@ -346,7 +359,26 @@ impl NwbSource {
         self.dropped_events
     }
 
+    /// Reads every sample through HDF5's own calls (`true`) instead of the chunk pipeline
+    /// of [`super::chunks`]; the samples are the same. Only before the first read. The
+    /// environment variable `LSRMON_PLAIN_READ=1` does the same for every file opened.
+    pub fn set_plain_read(&mut self, plain: bool) {
+        self.plain_read = plain;
+    }
+
+    /// True when samples come from the chunk pipeline (known after the first read).
+    pub fn reads_chunks_directly(&self) -> bool {
+        self.chunks.is_some()
+    }
+
     fn read_block(&mut self, buf: &mut [f32], frames: usize) -> Result<usize, NwbError> {
+        if !self.chunks_tried {
+            self.chunks_tried = true;
+            if !self.plain_read {
+                let s = &self.series;
+                self.chunks = ChunkReader::start(&s.data, s.frames, s.channels, s.two_d);
+            }
+        }
         let c = self.series.channels;
         let end = self.series.frames;
         // Skip filled spans (their gap event is already queued).
@@ -361,7 +393,10 @@ impl NwbSource {
         let (a, b) = (self.pos as usize, self.pos as usize + n);
         let p = &self.path;
         let dpath = &self.series.data_path;
-        if self.series.two_d {
+        if let Some(ch) = &mut self.chunks {
+            ch.read(a, b, &mut buf[..n * c])
+                .at(p, dpath, "reading samples")?;
+        } else if self.series.two_d {
             let x = self
                 .series
                 .data
