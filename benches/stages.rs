@@ -550,7 +550,10 @@ impl Prepared {
                     let mut trace = [0.0f32; DISPLAY_POINTS];
                     measure::display_trace(&seg[geo.display(frac)], &mut trace);
                     let win = geo.window(frac);
-                    let corr = measure::best_correlation(seg, win.start, &self.templates[ch], lag);
+                    let a = &mut *an;
+                    let corr = a
+                        .correlator
+                        .best(&a.seg[ch], win.start, &self.templates[ch], lag);
                     black_box((m, &trace, corr));
                 }
                 total += t.elapsed();

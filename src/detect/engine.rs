@@ -562,7 +562,7 @@ impl Engine {
                     let t = &tr.baseline_avg[off.min(tr.baseline_avg.len())..];
                     let t = &t[..geo.window_len.min(t.len())];
                     let lag = (self.settings.judge.template_max_lag_ms * self.fs / 1000.0) as usize;
-                    template_corr = measure::best_correlation(seg, win.start, t, lag);
+                    template_corr = self.analyzer.correlator.best(seg, win.start, t, lag);
                 }
             } else {
                 tr.note_run_sweep(status, &[]);

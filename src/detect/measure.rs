@@ -333,31 +333,68 @@ fn solve(mut a: Mat, mut b: [f64; CROSSTALK_TAPS]) -> Option<[f64; CROSSTALK_TAP
 /// Least-squares fit of the crosstalk of reference `d` in `x` over `fit`, for integer lags
 /// in `-max_lag..=max_lag`; the lag with the smallest residual wins. A flat reference gives
 /// no crosstalk (all taps 0).
-pub fn fit_crosstalk(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) -> Crosstalk {
+///
+/// Every lag's normal equations are made of the same few sums: the reference's lagged
+/// products `Σ d(i-u)·d(i-u-δ)` (δ < taps) and its correlation with the signal
+/// `Σ x(i)·d(i-u)`, for the shifts `u` the lags and taps reach. They are summed once per
+/// shift (in the same order as one lag at a time would, so the fit is the same to the last
+/// bit) instead of once per lag and tap pair: `(2L + taps) · (taps + 1)` sums over the fit
+/// window instead of `(2L + 1) · taps · (taps + 1)`. `sums` is scratch of at least
+/// [`crosstalk_scratch_len`]`(max_lag)` values; a shorter one fits fewer lags.
+pub fn fit_crosstalk(
+    x: &[f32],
+    d: &[f32],
+    fit: Range<usize>,
+    max_lag: usize,
+    sums: &mut [f64],
+) -> Crosstalk {
     const N: usize = CROSSTALK_TAPS;
     let mut best = Crosstalk::default();
     let mut best_res = f64::INFINITY;
-    if fit.end > x.len() || fit.start >= fit.end || fit.len() < 4 * N {
+    if fit.end > x.len() || fit.start >= fit.end || fit.len() < 4 * N || sums.len() < N * (N + 1) {
         return best;
     }
-    let ml = max_lag as isize;
+    // Shifts u = lag + (k - HALF_TAPS) in -ml - HALF_TAPS ..= ml + HALF_TAPS; per shift the
+    // N products with the reference (δ = 0..N) then the correlation with x.
+    let ml = max_lag.min((sums.len() / (N + 1) - N) / 2) as isize;
+    let shifts = (2 * ml) as usize + N;
+    let u0 = -ml - HALF_TAPS;
+    for (si, row) in sums.chunks_exact_mut(N + 1).take(shifts).enumerate() {
+        let u = u0 + si as isize;
+        row.fill(0.0);
+        for i in fit.clone() {
+            let j = i as isize - u;
+            let a = at(d, j);
+            for (delta, acc) in row[..N].iter_mut().enumerate() {
+                *acc += a * at(d, j - delta as isize);
+            }
+            row[N] += a * x[i] as f64;
+        }
+    }
+    let xx: f64 = x[fit.clone()]
+        .iter()
+        .map(|&v| (v as f64) * (v as f64))
+        .sum();
+    let row = |u: isize| -> &[f64] {
+        let si = (u - u0) as usize;
+        &sums[si * (N + 1)..(si + 1) * (N + 1)]
+    };
     for lag in -ml..=ml {
         let mut g: Mat = [[0.0; N]; N];
         let mut b = [0.0f64; N];
-        let mut xx = 0.0f64;
-        for i in fit.clone() {
-            let j = i as isize - lag;
-            let mut r = [0.0f64; N];
-            for (k, v) in r.iter_mut().enumerate() {
-                *v = at(d, j - (k as isize - HALF_TAPS));
-            }
-            let xv = x[i] as f64;
-            xx += xv * xv;
-            for p in 0..N {
-                b[p] += r[p] * xv;
-                for q in 0..N {
-                    g[p][q] += r[p] * r[q];
-                }
+        #[allow(clippy::needless_range_loop)] // p and q index two arrays and build shifts
+        for p in 0..N {
+            // Tap p reads d(j - (p - HALF_TAPS)), j = i - lag: shift u = lag + p - HALF_TAPS.
+            let up = lag + p as isize - HALF_TAPS;
+            b[p] = row(up)[N];
+            for q in 0..N {
+                // Σ d(i-up)·d(i-uq) with uq = up + (q - p): the row of the smaller shift.
+                let (u, delta) = if q >= p {
+                    (up, q - p)
+                } else {
+                    (up + q as isize - p as isize, p - q)
+                };
+                g[p][q] = row(u)[delta];
             }
         }
         let Some(t) = solve(g, b) else { continue };
@@ -374,6 +411,11 @@ pub fn fit_crosstalk(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) ->
     best
 }
 
+/// Scratch values [`fit_crosstalk`] needs for lags up to `max_lag`.
+pub fn crosstalk_scratch_len(max_lag: usize) -> usize {
+    (2 * max_lag + CROSSTALK_TAPS) * (CROSSTALK_TAPS + 1)
+}
+
 /// Subtracts the fitted crosstalk of `d` from `x` everywhere.
 pub fn subtract_crosstalk(x: &mut [f32], d: &[f32], c: &Crosstalk) {
     if c.taps.iter().all(|&t| t == 0.0) {
@@ -388,38 +430,6 @@ pub fn subtract_crosstalk(x: &mut [f32], d: &[f32], c: &Crosstalk) {
             .map(|(k, &t)| t as f64 * at(d, j - (k as isize - HALF_TAPS)))
             .sum();
         *v -= y as f32;
-    }
-}
-
-/// Largest normalised correlation between `x` and `template` over lags `-max_lag..=max_lag`
-/// (x[i + lag] against template[i], over the template's length starting at `at` in x).
-pub fn best_correlation(x: &[f32], at: usize, template: &[f32], max_lag: usize) -> f32 {
-    let tt: f64 = template.iter().map(|&v| (v as f64) * (v as f64)).sum();
-    if tt <= 0.0 {
-        return f32::NAN;
-    }
-    let mut best = f64::NEG_INFINITY;
-    let ml = max_lag as isize;
-    for lag in -ml..=ml {
-        let s = at as isize + lag;
-        if s < 0 || s as usize + template.len() > x.len() {
-            continue;
-        }
-        let seg = &x[s as usize..s as usize + template.len()];
-        let mut xt = 0.0f64;
-        let mut xx = 0.0f64;
-        for (&a, &b) in seg.iter().zip(template) {
-            xt += a as f64 * b as f64;
-            xx += a as f64 * a as f64;
-        }
-        if xx > 0.0 {
-            best = best.max(xt / (xx * tt).sqrt());
-        }
-    }
-    if best.is_finite() {
-        best as f32
-    } else {
-        f32::NAN
     }
 }
 
@@ -517,13 +527,14 @@ mod tests {
                 1000.0 * t * (-t * t).exp()
             })
             .collect();
+        let mut sums = vec![0.0; crosstalk_scratch_len(4)];
         let mut x = vec![0.0f32; 400];
         for i in 0..400 {
             if i >= 2 {
                 x[i] = 0.05 * d[i - 2];
             }
         }
-        let c = fit_crosstalk(&x, &d, 60..160, 4);
+        let c = fit_crosstalk(&x, &d, 60..160, 4, &mut sums);
         assert!((c.gain() - 0.05).abs() < 1e-4, "{c:?}");
         subtract_crosstalk(&mut x, &d, &c);
         assert!(rms(&x) < 1e-3);
@@ -533,7 +544,7 @@ mod tests {
             y[i] = 0.04 * 0.5 * (d[i] + d[i - 1]);
         }
         let before = rms(&y);
-        let c = fit_crosstalk(&y, &d, 60..160, 4);
+        let c = fit_crosstalk(&y, &d, 60..160, 4, &mut sums);
         subtract_crosstalk(&mut y, &d, &c);
         assert!(
             rms(&y) < 1e-3 * before,
@@ -543,13 +554,82 @@ mod tests {
         );
     }
 
+    /// The fit one lag at a time, as it was before the sums were shared between lags.
+    fn fit_direct(x: &[f32], d: &[f32], fit: Range<usize>, max_lag: usize) -> Crosstalk {
+        const N: usize = CROSSTALK_TAPS;
+        let mut best = Crosstalk::default();
+        let mut best_res = f64::INFINITY;
+        if fit.end > x.len() || fit.start >= fit.end || fit.len() < 4 * N {
+            return best;
+        }
+        let ml = max_lag as isize;
+        for lag in -ml..=ml {
+            let mut g: Mat = [[0.0; N]; N];
+            let mut b = [0.0f64; N];
+            let mut xx = 0.0f64;
+            for i in fit.clone() {
+                let j = i as isize - lag;
+                let mut r = [0.0f64; N];
+                for (k, v) in r.iter_mut().enumerate() {
+                    *v = at(d, j - (k as isize - HALF_TAPS));
+                }
+                let xv = x[i] as f64;
+                xx += xv * xv;
+                for p in 0..N {
+                    b[p] += r[p] * xv;
+                    for q in 0..N {
+                        g[p][q] += r[p] * r[q];
+                    }
+                }
+            }
+            let Some(t) = solve(g, b) else { continue };
+            let res = xx - (0..N).map(|k| t[k] * b[k]).sum::<f64>();
+            if res < best_res {
+                best_res = res;
+                let mut taps = [0.0f32; N];
+                for k in 0..N {
+                    taps[k] = t[k] as f32;
+                }
+                best = Crosstalk { taps, lag };
+            }
+        }
+        best
+    }
+
     #[test]
-    fn correlation_finds_a_shifted_copy() {
-        let t: Vec<f32> = (0..50).map(|i| (i as f32 * 0.3).sin()).collect();
-        let mut x = vec![0.0f32; 200];
-        x[103..153].copy_from_slice(&t);
-        assert!((best_correlation(&x, 100, &t, 5) - 1.0).abs() < 1e-5);
-        assert!(best_correlation(&x, 100, &t, 1) < 0.9);
+    fn shared_sums_fit_exactly_as_lag_by_lag() {
+        let mut seed = 7u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        for case in 0..12usize {
+            let n = 300 + 37 * case;
+            let d: Vec<f32> = (0..n).map(|_| 100.0 * rnd()).collect();
+            let x: Vec<f32> = (0..n)
+                .map(|i| 0.07 * d[(i + n - case % 5) % n] + rnd())
+                .collect();
+            let max_lag = case % 6;
+            let fit = 3 + case..n / 2 + case;
+            let mut sums = vec![0.0; crosstalk_scratch_len(max_lag)];
+            let got = fit_crosstalk(&x, &d, fit.clone(), max_lag, &mut sums);
+            let want = fit_direct(&x, &d, fit, max_lag);
+            assert_eq!(got.lag, want.lag, "case {case}");
+            for (a, b) in got.taps.iter().zip(&want.taps) {
+                assert_eq!(a.to_bits(), b.to_bits(), "case {case}: {got:?} vs {want:?}");
+            }
+        }
+        // Scratch for fewer lags: fits those; too little scratch: no fit.
+        let d: Vec<f32> = (0..400).map(|_| rnd()).collect();
+        let mut small = vec![0.0; crosstalk_scratch_len(1)];
+        let c = fit_crosstalk(&d, &d, 50..150, 4, &mut small);
+        assert_eq!(c, fit_direct(&d, &d, 50..150, 1));
+        assert_eq!(
+            fit_crosstalk(&d, &d, 50..150, 4, &mut [0.0; 3]),
+            Crosstalk::default()
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use std::ops::Range;
 use crate::anatomy::BranchChannels;
 use crate::dsp::blank::bridge;
 use crate::dsp::fir;
+use crate::dsp::lag_search::LagCorrelator;
 use crate::dsp::mains::MainsFit;
 use crate::dsp::overlap_save::SegmentFilter;
 use crate::model::{ChannelInfo, RejectReason, Stimulus, SweepStatus};
@@ -178,6 +179,10 @@ pub struct SweepAnalyzer {
     rails: Vec<Option<Rails>>,
     /// Scratch for the onset envelope.
     pub env: Vec<f32>,
+    /// Scratch of the crosstalk fit's sums.
+    crosstalk_sums: Vec<f64>,
+    /// FFT plans and buffers of the template correlation (see [`LagCorrelator`]).
+    pub correlator: LagCorrelator,
     /// How much the SNR thresholds' excess over 1 grows for this channel bandwidth (see
     /// [`bandwidth_scale`]); the thresholds in effect come from [`SweepAnalyzer::thresholds`].
     bandwidth_scale: f64,
@@ -256,6 +261,16 @@ impl SweepAnalyzer {
             saturated: vec![false; channels.len()],
             rails,
             env: vec![0.0; geo.seg_len],
+            crosstalk_sums: vec![
+                0.0;
+                measure::crosstalk_scratch_len(
+                    (s.measure.crosstalk_max_lag_ms * fs / 1000.0).round() as usize
+                )
+            ],
+            correlator: LagCorrelator::new(
+                geo.window_len,
+                (s.judge.template_max_lag_ms * fs / 1000.0) as usize,
+            ),
             bandwidth_scale: bandwidth_scale(fir::effective_high_hz(fs, c.lowpass_hz)),
             geo,
         })
@@ -365,7 +380,7 @@ impl SweepAnalyzer {
             let fit = geo.at(frac, m.crosstalk_fit_ms[0])..geo.at(frac, m.crosstalk_fit_ms[1]);
             let max_lag = (m.crosstalk_max_lag_ms * geo.fs / 1000.0).round() as usize;
             let (x, dref) = two_mut(&mut self.seg, ch, d);
-            let xt = measure::fit_crosstalk(x, dref, fit, max_lag);
+            let xt = measure::fit_crosstalk(x, dref, fit, max_lag, &mut self.crosstalk_sums);
             measure::subtract_crosstalk(x, dref, &xt);
             out.crosstalk_gain = xt.gain();
         }

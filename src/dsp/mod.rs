@@ -47,6 +47,7 @@
 
 pub mod blank;
 pub mod fir;
+pub mod lag_search;
 pub mod mains;
 pub mod overlap_save;
 
@@ -55,5 +56,6 @@ mod test_util;
 
 pub use blank::bridge;
 pub use fir::{bandpass, group_delay_samples, taps_for_length, DesignError};
+pub use lag_search::LagCorrelator;
 pub use mains::{MainsDetector, MainsError, MainsEstimate, MainsFit};
 pub use overlap_save::{OverlapSave, SegmentError, SegmentFilter};
