@@ -119,10 +119,12 @@ impl EdfSource {
                         .iter()
                         .copied()
                         .find(|&i| {
-                            header.signals[i]
-                                .label
-                                .trim()
-                                .eq_ignore_ascii_case(c.label.trim())
+                            let s = &header.signals[i];
+                            let full = from_transducer(&s.transducer).and_then(|x| x.3);
+                            [Some(s.label.trim()), full.as_deref()]
+                                .iter()
+                                .flatten()
+                                .any(|l| l.eq_ignore_ascii_case(c.label.trim()))
                         })
                         .ok_or_else(|| {
                             invalid(format!(
@@ -142,11 +144,11 @@ impl EdfSource {
                 .iter()
                 .map(|&i| {
                     let s = &header.signals[i];
-                    let (m, r, b) = from_transducer(&s.transducer).unwrap_or_else(|| {
+                    let (m, r, b, full) = from_transducer(&s.transducer).unwrap_or_else(|| {
                         let (m, r) = guess(&s.label);
-                        (m, r, None)
+                        (m, r, None, None)
                     });
-                    (i, s.label.clone(), m, r, b)
+                    (i, full.unwrap_or_else(|| s.label.clone()), m, r, b)
                 })
                 .collect(),
         };
@@ -521,8 +523,9 @@ fn volts_per(dim: &str) -> Option<f64> {
     }
 }
 
-/// Our transducer field: `...; muscle=mentalis; role=emg[; branch=zygomatic]`.
-fn from_transducer(t: &str) -> Option<(Muscle, Role, Option<Branch>)> {
+/// Our transducer field: `...; muscle=mentalis; role=emg[; branch=zygomatic][; label=LONG]`
+/// (`label` holds a label longer than the 16 characters of the label field).
+fn from_transducer(t: &str) -> Option<(Muscle, Role, Option<Branch>, Option<String>)> {
     let get = |k: &str| {
         t.split(';')
             .filter_map(|p| p.trim().split_once('='))
@@ -532,7 +535,7 @@ fn from_transducer(t: &str) -> Option<(Muscle, Role, Option<Branch>)> {
     let muscle = get("muscle")?.parse().ok()?;
     let role = get("role")?.parse().ok()?;
     let branch = get("branch").and_then(|b| b.parse().ok());
-    Some((muscle, role, branch))
+    Some((muscle, role, branch, get("label").filter(|l| !l.is_empty())))
 }
 
 /// Muscle and role from a label alone (EDF+ labels often start with the signal type).
@@ -593,7 +596,7 @@ mod tests {
         assert!(milliamps("stimulus").is_nan());
         assert_eq!(
             from_transducer("EMG electrode; muscle=mentalis; role=emg; step=0.1 uV"),
-            Some((Muscle::Mentalis, Role::Emg, None))
+            Some((Muscle::Mentalis, Role::Emg, None, None))
         );
         assert_eq!(guess("EMG Oculi"), (Muscle::OrbicularisOculi, Role::Emg));
         assert_eq!(guess("Trigger"), (Muscle::None, Role::Trigger));
