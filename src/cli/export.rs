@@ -283,12 +283,12 @@ pub fn run(g: &GlobalArgs, a: &ExportArgs) -> Result<(), CliError> {
             }
             got += n;
         }
-        for k in 0..spr {
-            let from = k.min(got.saturating_sub(1));
-            for j in 0..c {
-                let s = &scales[j];
+        for (j, (d, s)) in digital.iter_mut().zip(&scales).enumerate() {
+            for (k, v) in d.iter_mut().enumerate() {
+                // Past the end of the session: the last sample again (annotated as padding).
+                let from = k.min(got.saturating_sub(1));
                 let phys = physical(&info.channels[j], block[from * c + j]) / s.per_unit;
-                digital[j][k] = ((phys - s.pmin) / s.gain).round() as i32 + s.dmin;
+                *v = ((phys - s.pmin) / s.gain).round() as i32 + s.dmin;
             }
         }
         tals.clear();
@@ -377,13 +377,7 @@ fn record_duration(rate: f64, bytes_per_frame: usize) -> Option<(i64, usize)> {
         .iter()
         .copied()
         .find(|&(_, s)| s * bytes_per_frame <= RECORD_BYTES)
-        .or_else(|| {
-            whole
-                .iter()
-                .copied()
-                .filter(|&(t, _)| t <= TICKS_PER_S)
-                .last()
-        })
+        .or_else(|| whole.iter().copied().rfind(|&(t, _)| t <= TICKS_PER_S))
         .or_else(|| whole.first().copied())
 }
 
