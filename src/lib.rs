@@ -37,6 +37,7 @@ pub mod config;
 pub mod dashboard;
 pub mod detect;
 pub mod dsp;
+pub mod edf;
 pub mod model;
 pub mod nwb;
 pub mod pipeline;

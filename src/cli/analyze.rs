@@ -20,6 +20,7 @@ use indicatif::MultiProgress;
 
 use crate::analysis::{Analysis, Collector, SweepRow};
 use crate::detect::{Engine, EngineCounters, REJECT_REASONS};
+use crate::edf::EdfSource;
 use crate::model::{Branch, Muscle, Role};
 use crate::nwb::{ChannelSpec, NwbError, NwbSource, ReadOptions};
 use crate::pipeline::run_to_end;
@@ -32,7 +33,7 @@ use super::progress;
 
 #[derive(Args, Debug, Clone)]
 pub struct AnalyzeArgs {
-    /// Session files (NWB).
+    /// Session files (NWB), or EDF/EDF+/BDF/BDF+ files (.edf, .bdf).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print the lsrmon.analysis/1 JSON (the default).
@@ -49,7 +50,8 @@ pub struct AnalyzeArgs {
     pub series: Option<String>,
     /// Channels, for files without a channel table: one per column, in order,
     /// as LABEL:MUSCLE:ROLE[:BRANCH], e.g. `--channel mentalis:mentalis:emg
-    /// --channel sync:none:trigger:zygomatic`.
+    /// --channel sync:none:trigger:zygomatic`. For EDF/BDF files LABEL names a signal by
+    /// its label, and only the signals named are used.
     #[arg(long = "channel", value_name = "SPEC")]
     pub channels: Vec<String>,
     /// Stimulus times from a table (CSV: time_s[,branch[,intensity_mA[,pulse_width_s]]]),
@@ -58,9 +60,65 @@ pub struct AnalyzeArgs {
     pub stimuli: Option<PathBuf>,
 }
 
+/// An input file: a session file (NWB) or an EDF/BDF file (by its extension).
+pub enum Input {
+    Nwb(NwbSource),
+    Edf(EdfSource),
+}
+
+impl Input {
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Nwb(s) => s.path(),
+            Self::Edf(s) => s.path(),
+        }
+    }
+
+    /// Seconds from the file's time zero to the first sample.
+    pub fn starting_time_s(&self) -> f64 {
+        match self {
+            Self::Nwb(s) => s.starting_time_s(),
+            Self::Edf(s) => s.starting_time_s(),
+        }
+    }
+
+    /// The detection settings the recording used (NWB files lsrmon wrote).
+    pub fn recorded_settings(&self) -> Option<String> {
+        match self {
+            Self::Nwb(s) => s.recorded_settings(),
+            Self::Edf(_) => None,
+        }
+    }
+}
+
+impl Source for Input {
+    fn info(&self) -> &crate::source::SourceInfo {
+        match self {
+            Self::Nwb(s) => s.info(),
+            Self::Edf(s) => s.info(),
+        }
+    }
+    fn read(
+        &mut self,
+        buf: &mut [f32],
+        events: &mut Vec<crate::source::SourceEvent>,
+    ) -> Result<usize, crate::source::SourceError> {
+        match self {
+            Self::Nwb(s) => s.read(buf, events),
+            Self::Edf(s) => s.read(buf, events),
+        }
+    }
+    fn markers(&self) -> Vec<crate::model::Marker> {
+        match self {
+            Self::Nwb(s) => s.markers(),
+            Self::Edf(s) => s.markers(),
+        }
+    }
+}
+
 /// Wraps a source with a stimulus table, if one is given.
 pub fn with_table(
-    source: NwbSource,
+    source: Input,
     table: Option<&Path>,
     settings: &Settings,
 ) -> Result<Box<dyn Source>, CliError> {
@@ -123,23 +181,37 @@ pub fn read_options(series: &Option<String>, channels: &[String]) -> Result<Read
     })
 }
 
-/// Opens a session file, offering recovery when its recording did not finish.
-pub fn open(path: &Path, opts: &ReadOptions) -> Result<NwbSource, CliError> {
+/// Opens an input file: `.edf`/`.bdf` as EDF (notes about left-out signals go to stderr),
+/// anything else as a session file, offering recovery when its recording did not finish.
+pub fn open(path: &Path, opts: &ReadOptions) -> Result<Input, CliError> {
+    if crate::edf::is_edf_path(path) {
+        if opts.series.is_some() {
+            return Err(CliError::bad_input(format!(
+                "{}: --series applies to NWB files only",
+                path.display()
+            )));
+        }
+        let s = EdfSource::open(path, opts.channels.as_deref())
+            .map_err(|e| CliError::bad_input(e.to_string()))?;
+        for n in s.notes() {
+            eprintln!("lsrmon: {}: {n}", path.display());
+        }
+        return Ok(Input::Edf(s));
+    }
     match NwbSource::open(path, opts) {
-        Ok(s) => Ok(s),
+        Ok(s) => Ok(Input::Nwb(s)),
         Err(NwbError::NeedsRecovery { .. }) => {
             super::recover::offer(path)?;
-            NwbSource::open(path, opts).map_err(|e| CliError::bad_input(e.to_string()))
+            NwbSource::open(path, opts)
+                .map(Input::Nwb)
+                .map_err(|e| CliError::bad_input(e.to_string()))
         }
         Err(e) => Err(CliError::bad_input(e.to_string())),
     }
 }
 
 /// The settings to analyse a file with.
-pub fn settings_for(
-    g: &GlobalArgs,
-    source: &NwbSource,
-) -> Result<(Settings, &'static str), CliError> {
+pub fn settings_for(g: &GlobalArgs, source: &Input) -> Result<(Settings, &'static str), CliError> {
     if g.config.is_some() {
         return Ok((super::demo::settings(g)?, "--config"));
     }

@@ -37,6 +37,8 @@ pub enum Command {
     Analyze(super::analyze::AnalyzeArgs),
     /// Play a session file through the live pipeline.
     Replay(super::replay::ReplayArgs),
+    /// Write a session as EDF+C (--edf) or BDF+C (--bdf) for EDFbrowser, MNE and other tools.
+    Export(super::export::ExportArgs),
     /// Repair a session file whose recorder died (keeps everything up to its last commit).
     Recover(super::recover::RecoverArgs),
     /// List audio inputs (rates, channels, formats) and serial ports.

@@ -6,6 +6,7 @@
 //! | `simulate` | writes a session file from the simulated patient |
 //! | `analyze`  | analyses session files headless (`--json`, `--csv`) |
 //! | `replay`   | plays a session file through the live pipeline |
+//! | `export`   | writes a session as EDF+ or BDF+ (optionally with BIDS-EMG sidecars) |
 //! | `recover`  | repairs a session file whose recorder died |
 //! | `devices`  | lists audio inputs and serial ports |
 //! | `live`     | monitors and records a live device (or the simulated patient) |
@@ -19,6 +20,8 @@ mod args;
 mod demo;
 mod devices;
 mod error;
+mod export;
+mod export_bids;
 mod headless;
 mod live;
 mod progress;
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(&cli.global, &a),
         Command::Analyze(a) => analyze::run(&cli.global, &a),
         Command::Replay(a) => replay::run(&cli.global, &a),
+        Command::Export(a) => export::run(&cli.global, &a),
         Command::Recover(a) => recover::run(&a),
         Command::Devices => devices::run(),
         Command::Live(a) => live::run(&cli.global, &a),

@@ -14,7 +14,7 @@ use super::error::CliError;
 
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
-    /// The session file to play.
+    /// The session file to play (NWB, or EDF/BDF: .edf, .bdf).
     pub file: PathBuf,
     /// Playback speed: 1 = real time.
     #[arg(long, default_value_t = 1.0, conflicts_with = "fast")]
