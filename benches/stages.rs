@@ -49,7 +49,7 @@ use lsrmon::detect::criterion::Observation;
 use lsrmon::detect::history::{History, Scale};
 use lsrmon::detect::measure;
 use lsrmon::detect::sweep::{Measured, SweepAnalyzer, SweepFacts};
-use lsrmon::detect::tracker::Tracker;
+use lsrmon::detect::tracker::{RunAverageCheck, Tracker};
 use lsrmon::detect::{Engine, EngineEvent};
 use lsrmon::model::DISPLAY_POINTS;
 use lsrmon::model::{Branch, MonitorState, Muscle, RejectReason, Role, Stimulus, SweepStatus};
@@ -420,12 +420,12 @@ impl Prepared {
 
     /// The stages replayed here must reach the engine's own results, sweep by sweep.
     fn check(&self, engine: &[(Verdict, f32, f32)]) {
-        let an = self.analyzer.borrow();
+        let mut an = self.analyzer.borrow_mut();
         let mut trackers = self.trackers.clone();
         let mut item = vec![0.0f32; an.geo.noise_len + an.geo.window_len];
         let mut scratch = vec![0.0f32; an.geo.seg_len];
         let mut mine = Vec::new();
-        self.replay(&an, &mut trackers, &mut item, &mut scratch, &mut |v| {
+        self.replay(&mut an, &mut trackers, &mut item, &mut scratch, &mut |v| {
             mine.push(v)
         });
         let measured = self.sweeps.iter().flat_map(|s| &s.measured);
@@ -563,14 +563,14 @@ impl Prepared {
     }
 
     fn detector(&self, iters: u64) -> Duration {
-        let an = self.analyzer.borrow();
+        let mut an = self.analyzer.borrow_mut();
         let mut item = vec![0.0f32; an.geo.noise_len + an.geo.window_len];
         let mut scratch = vec![0.0f32; an.geo.seg_len];
         let mut total = Duration::ZERO;
         for _ in 0..iters {
             let mut trackers = self.trackers.clone();
             let t = Instant::now();
-            self.replay(&an, &mut trackers, &mut item, &mut scratch, &mut |v| {
+            self.replay(&mut an, &mut trackers, &mut item, &mut scratch, &mut |v| {
                 black_box(v);
             });
             total += t.elapsed();
@@ -580,34 +580,43 @@ impl Prepared {
     }
 
     /// Every measured sweep through the judge, the trackers and the criterion, with the same
-    /// `Tracker::judge` and `Tracker::conclude` as `Engine::analyse` after the measures. `seen` gets each
-    /// channel's verdict.
+    /// `Tracker::judge` and `Tracker::conclude` as `detect::engine::judge_channel` after the
+    /// measures. `seen` gets each channel's verdict.
     fn replay(
         &self,
-        an: &SweepAnalyzer,
+        an: &mut SweepAnalyzer,
         trackers: &mut [Option<Tracker>],
         item: &mut [f32],
         scratch: &mut [f32],
         seen: &mut dyn FnMut(Verdict),
     ) {
         let geo = an.geo;
-        let absent_run = self.settings.criterion.absent_run as usize;
+        let lag = (self.settings.judge.template_max_lag_ms * geo.fs / 1000.0) as usize;
         for s in &self.sweeps {
             let facts = &s.facts;
             let frac = facts.frac;
             let stim_time_s = s.stim.frame_time / geo.fs;
             for (ch, m, seg) in &s.measured {
                 let tr = trackers[*ch].as_mut().unwrap();
-                let (status, reason) = tr.judge(an, facts, m);
+                let off = m.judged_offset;
+                let win = geo.window(frac);
+                let corr = if tr.has_template {
+                    let t = tr.template(&geo);
+                    an.correlator
+                        .best(seg, win.start + off, &t[off.min(t.len())..], lag)
+                } else {
+                    f32::NAN
+                };
+                let j = tr.judge(an, facts, m, Some(corr));
+                let (status, reason) = (j.status, j.reason);
                 if status == SweepStatus::Present {
                     tr.add_baseline_sweep(&seg[geo.display(frac)]);
                 }
                 let noise = geo.noise(frac);
-                let win = geo.window(frac);
                 let nl = noise.len();
                 item[..nl].copy_from_slice(&seg[noise]);
                 item[nl..nl + win.len()].copy_from_slice(&seg[win]);
-                tr.note_run_sweep(status, item);
+                tr.note_run_sweep(j.evidence > 0.0, item);
                 let obs = Observation {
                     stim_time_s,
                     status,
@@ -616,8 +625,16 @@ impl Prepared {
                     onset_ms: m.onset_ms,
                     direct_p2p_uv: facts.direct_p2p,
                     snr: m.snr,
+                    evidence: j.evidence,
+                    matches_baseline: j.matches_baseline,
                 };
-                let (step, percent) = tr.conclude(&obs, absent_run, &geo, scratch);
+                let check = RunAverageCheck {
+                    max_snr: self.settings.criterion.run_average_max_snr as f32,
+                    min_corr: 0.5 * self.settings.judge.template_min_corr as f32,
+                    lag,
+                    offset: off,
+                };
+                let (step, percent) = tr.conclude(&obs, &geo, scratch, &mut an.correlator, &check);
                 if step.baseline.is_some() {
                     black_box(tr.baseline_trace());
                 }

@@ -179,6 +179,10 @@ pub enum MonitorState {
     Absent,
     /// No LSR at baseline: nothing can disappear.
     NoBaseline,
+    /// No LSR at baseline, but a response with the look of an LSR (onset in the
+    /// physiological range, above the amplitude floor) has appeared since: its own state,
+    /// never `present` (there is no baseline LSR it could be the return of).
+    Appeared,
 }
 
 impl MonitorState {
@@ -188,6 +192,7 @@ impl MonitorState {
             Self::Present => "present",
             Self::Absent => "absent",
             Self::NoBaseline => "no_baseline",
+            Self::Appeared => "appeared",
         }
     }
 }
@@ -225,6 +230,13 @@ pub struct SweepResult {
     pub direct_p2p_uv: f32,
     /// Crosstalk gain removed from this channel (LSR channel / direct channel).
     pub crosstalk_gain: f32,
+    /// The stimulus artifact's tail removed before filtering: its size at the end of the
+    /// blanking period and at the start of the LSR window, µV (signed; 0 when none).
+    pub tail_removed_uv: f32,
+    pub tail_at_window_uv: f32,
+    /// This sweep's evidence that the LSR is gone, as the sequential criterion counted it
+    /// (up to 1 for a flat sweep, negative for a present one, 0 when it cannot be judged).
+    pub evidence: f32,
     /// The channel's monitored state after this sweep.
     pub state: MonitorState,
     /// Percentage of the baseline LSR amplitude (NaN without a baseline).

@@ -152,6 +152,7 @@ impl Reporter {
                     MonitorState::Absent => "LSR ABSENT",
                     MonitorState::Present => "LSR PRESENT",
                     MonitorState::NoBaseline => "NO LSR AT BASELINE",
+                    MonitorState::Appeared => "LSR APPEARED (none at baseline)",
                     MonitorState::Baseline => "BASELINE",
                 };
                 let ctx = after_marker(&self.markers, s.time_s)

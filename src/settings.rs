@@ -91,6 +91,14 @@ pub struct ConditioningSettings {
     pub mains: Mains,
     /// Highest mains harmonic removed (1 = fundamental only).
     pub mains_harmonics: u32,
+    /// Model and remove what is left of the stimulus artifact after the blanking period (an
+    /// exponential recovery of 0.2-5 ms, fitted per sweep together with the crosstalk of the
+    /// direct response) *before* the blank is bridged and the low-pass applied, so neither the
+    /// tail nor the blank's edge is spread into the LSR window.
+    pub artifact_tail: bool,
+    /// The tail is fitted from the end of the blank to this many ms after the stimulus
+    /// (before any LSR can start).
+    pub tail_fit_end_ms: f64,
 }
 
 impl Default for ConditioningSettings {
@@ -103,6 +111,8 @@ impl Default for ConditioningSettings {
             fir_length_ms: 4.0,
             mains: Mains::Auto,
             mains_harmonics: 7,
+            artifact_tail: true,
+            tail_fit_end_ms: 7.0,
         }
     }
 }
@@ -180,7 +190,7 @@ impl Default for MeasureSettings {
             lsr_window_ms: [6.0, 40.0],
             direct_window_ms: [2.0, 15.0],
             crosstalk_fit_ms: [3.0, 7.0],
-            crosstalk_max_lag_ms: 0.3,
+            crosstalk_max_lag_ms: 0.7,
             noise_span_ms: [-90.0, -5.0],
             onset_threshold_noise: 4.0,
             onset_min_duration_ms: 0.5,
@@ -222,6 +232,20 @@ pub struct JudgeSettings {
     pub cautery_band_hz: f64,
     /// Samples within this fraction of the device rails count as saturated.
     pub saturation_fraction: f64,
+    /// "Present means an LSR": a sweep above `present_snr` is `present` only if its
+    /// response is what a technologist would call an LSR. Its peak-to-peak in the LSR window
+    /// must reach this many microvolts (the smallest LSRs reported are tens of µV; a few µV
+    /// over a very quiet noise floor are not one) ...
+    pub min_lsr_uv: f64,
+    /// ... its onset must lie in this range, ms after the stimulus (the physiological
+    /// 8-13 ms with margin; an onset on the window's first sample is a residue of the
+    /// artifact or the crosstalk running into the window, not an LSR) ...
+    pub lsr_onset_ms: [f64; 2],
+    /// ... and, once the channel has a baseline LSR, it must resemble it: correlation with
+    /// the baseline average at least this (best lag within `template_max_lag_ms`) ...
+    pub template_min_corr: f64,
+    /// ... or an onset within this many ms of the baseline onset.
+    pub onset_tolerance_ms: f64,
 }
 
 impl Default for JudgeSettings {
@@ -238,6 +262,10 @@ impl Default for JudgeSettings {
             cautery_factor: 4.0,
             cautery_band_hz: 2000.0,
             saturation_fraction: 0.995,
+            min_lsr_uv: 15.0,
+            lsr_onset_ms: [6.8, 16.0],
+            template_min_corr: 0.35,
+            onset_tolerance_ms: 2.5,
         }
     }
 }
@@ -250,14 +278,19 @@ pub struct CriterionSettings {
     pub baseline_sweeps: u32,
     /// Fraction of the baseline sweeps that must be `present` for "LSR present at baseline".
     pub baseline_present_fraction: f64,
-    /// Consecutive clean `absent` sweeps (rejected sweeps are skipped, a `present` one
-    /// restarts the count) before the channel is declared `absent`.
+    /// Evidence needed to declare `absent`, in clear absent sweeps. A sequential test
+    /// (CUSUM) adds each judged sweep's evidence: up to 1 for a flat sweep (less near the
+    /// present threshold, half when it still resembles the baseline LSR), negative for a
+    /// present one; the sum never goes below 0 and the channel is declared `absent` when it
+    /// reaches this. Rejected sweeps add nothing. Three clear sweeps declare a clear
+    /// disappearance; a weak one takes as many as its evidence needs.
     pub absent_run: u32,
-    /// A `present` sweep restarts an absent run only if its SNR reaches this; a weaker one is
-    /// left to the run-average check (it neither counts nor breaks the run).
+    /// A `present` sweep (an LSR by every test) with an SNR of at least this resets the
+    /// evidence to 0.
     pub run_break_snr: f64,
-    /// Consecutive `present` sweeps before a channel that was `absent` is declared `present`
-    /// again.
+    /// Consecutive `present` sweeps that match the baseline LSR before a channel that was
+    /// `absent` is declared `present` again (and LSR-like sweeps before a channel without a
+    /// baseline LSR is said to show one that has appeared).
     pub present_run: u32,
     /// Every sweep of an absent run must come with a direct response (the stimulus reached
     /// the nerve and the muscle can answer).
@@ -274,7 +307,7 @@ impl Default for CriterionSettings {
         Self {
             baseline_sweeps: 10,
             baseline_present_fraction: 0.6,
-            absent_run: 5,
+            absent_run: 3,
             run_break_snr: 2.0,
             present_run: 3,
             require_direct_response: true,
@@ -386,6 +419,26 @@ impl Settings {
             p.push(format!(
                 "judge.absent_snr ({}) must not exceed judge.present_snr ({})",
                 j.absent_snr, j.present_snr
+            ));
+        }
+        if !(j.min_lsr_uv.is_finite() && j.min_lsr_uv >= 0.0) {
+            p.push("judge.min_lsr_uv must be 0 or more".into());
+        }
+        window(&mut p, "judge.lsr_onset_ms", j.lsr_onset_ms);
+        if !(-1.0..=1.0).contains(&j.template_min_corr) {
+            p.push("judge.template_min_corr must be between -1 and 1".into());
+        }
+        if !(j.onset_tolerance_ms.is_finite() && j.onset_tolerance_ms >= 0.0) {
+            p.push("judge.onset_tolerance_ms must be 0 or more".into());
+        }
+        if c.artifact_tail
+            && !(c.tail_fit_end_ms > c.artifact_blank_ms + 1.0
+                && c.tail_fit_end_ms <= m.lsr_window_ms[1])
+        {
+            p.push(format!(
+                "conditioning.tail_fit_end_ms ({}) must be at least 1 ms after the blank ({} ms) \
+                 and inside the LSR window",
+                c.tail_fit_end_ms, c.artifact_blank_ms
             ));
         }
         if j.absent_snr < 1.0 {

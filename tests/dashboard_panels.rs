@@ -76,6 +76,9 @@ fn sweep(channel: usize, t: f64, status: SweepStatus, state: MonitorState) -> Sw
         template_corr: f32::NAN,
         direct_p2p_uv: 2500.0,
         crosstalk_gain: 0.02,
+        tail_removed_uv: 0.0,
+        tail_at_window_uv: 0.0,
+        evidence: if present { -3.0 } else { 1.0 },
         state,
         percent_of_baseline: match (state, present) {
             (MonitorState::Baseline | MonitorState::NoBaseline, _) => f32::NAN,

@@ -39,6 +39,9 @@ pub enum Command {
     Replay(super::replay::ReplayArgs),
     /// Write a session as EDF+C (--edf) or BDF+C (--bdf) for EDFbrowser, MNE and other tools.
     Export(super::export::ExportArgs),
+    /// Score the detector on random simulated patients and long false-alarm cases (the
+    /// tables of docs/validation.md).
+    Validate(super::validate::ValidateArgs),
     /// Repair a session file whose recorder died (keeps everything up to its last commit).
     Recover(super::recover::RecoverArgs),
     /// List audio inputs (rates, channels, formats) and serial ports.

@@ -8,6 +8,7 @@
 //! | `replay`   | plays a session file through the live pipeline |
 //! | `export`   | writes a session as EDF+ or BDF+ (optionally with BIDS-EMG sidecars) |
 //! | `recover`  | repairs a session file whose recorder died |
+//! | `validate` | scores the detector on random simulated patients (`docs/validation.md`) |
 //! | `devices`  | lists audio inputs and serial ports |
 //! | `live`     | monitors and records a live device (or the simulated patient) |
 //!
@@ -28,6 +29,7 @@ mod progress;
 mod recover;
 mod replay;
 mod simulate;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -46,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(a) => analyze::run(&cli.global, &a),
         Command::Replay(a) => replay::run(&cli.global, &a),
         Command::Export(a) => export::run(&cli.global, &a),
+        Command::Validate(a) => validate::run(&cli.global, &a),
         Command::Recover(a) => recover::run(&a),
         Command::Devices => devices::run(),
         Command::Live(a) => live::run(&cli.global, &a),

@@ -499,6 +499,11 @@ impl DashboardState {
                 percent: c.last_percent,
                 none_at_baseline: had_baseline == Some(false),
             },
+            MonitorState::Appeared => Verdict::Present {
+                since_s: c.since_s,
+                percent: c.last_percent,
+                none_at_baseline: true,
+            },
             MonitorState::Absent if had_baseline == Some(false) => Verdict::NoBaseline,
             MonitorState::Absent => Verdict::Absent {
                 since_s: c.since_s,
@@ -939,6 +944,9 @@ pub(crate) mod tests {
             template_corr: f32::NAN,
             direct_p2p_uv: 2000.0,
             crosstalk_gain: 0.02,
+            tail_removed_uv: 0.0,
+            tail_at_window_uv: 0.0,
+            evidence: if present { -3.0 } else { 1.0 },
             state,
             percent_of_baseline: if matches!(
                 state,

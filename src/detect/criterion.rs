@@ -1,22 +1,29 @@
 //! The per-channel state machine: from per-sweep verdicts to a monitored state.
 //!
 //! The literature has no single definition of "the LSR disappeared", so the criterion is
-//! explicit, configurable ([`CriterionSettings`]) and conservative by default:
+//! explicit, configurable ([`CriterionSettings`]) and conservative where it matters:
 //!
 //! 1. **Baseline.** The first `baseline_sweeps` judged sweeps (present, absent or equivocal;
 //!    rejected sweeps do not count) decide whether the channel had an LSR at baseline: at least
-//!    `baseline_present_fraction` of them must be present. If not, the state is `no_baseline`
-//!    and nothing can disappear (appearances are still reported as events).
-//! 2. **Disappearance.** A run of `absent_run` consecutive `absent` sweeps declares `absent`.
-//!    Rejected sweeps (cautery, saturation, lost samples, no direct response, and equivocal
-//!    ones, which cannot be judged either way) are skipped: they neither count nor break the
-//!    run. A `present` sweep restarts it if its SNR reaches `run_break_snr`; a weaker one,
-//!    barely above the threshold (at 5 kHz pure noise gets there about once in a hundred
-//!    sweeps), is left to the run-average check like an equivocal one. With
-//!    `check_run_average`, the average of the run's sweeps must show no LSR either (its SNR at
-//!    most `run_average_max_snr`): an LSR too small for single sweeps shows in their average,
-//!    so a fading-but-present response is not called gone.
-//! 3. **Return.** From `absent`, `present_run` consecutive present sweeps declare `present`.
+//!    `baseline_present_fraction` of them must be present (and `present` already means "what a
+//!    technologist calls an LSR", see [`super::sweep::SweepAnalyzer::judge`]). If not, the
+//!    state is `no_baseline` and nothing can disappear.
+//! 2. **Disappearance: a sequential test.** Each judged sweep carries its evidence that the
+//!    LSR is gone (up to 1 for a flat sweep, less near the present threshold or when it still
+//!    resembles the baseline LSR, negative for a present one). A CUSUM adds it up, never
+//!    below 0; a present sweep with an SNR of `run_break_snr` resets it. When the sum reaches
+//!    `absent_run` the channel is declared `absent`: three clear sweeps for a clear
+//!    disappearance, more for a weak one. Rejected sweeps (cautery, saturation, lost samples,
+//!    no direct response, spontaneous activity) add nothing and break nothing, so a run
+//!    never contains a sweep without a direct response. With `check_run_average`, the
+//!    average of the run's sweeps must show no LSR either (an LSR too small for single
+//!    sweeps shows in their average): a run whose average does is withheld.
+//! 3. **Return needs evidence as strong as a disappearance.** From `absent`, `present_run`
+//!    consecutive present sweeps that *match the baseline LSR* (shape or latency) declare
+//!    `present`; any other judged sweep restarts the count.
+//! 4. **No baseline LSR.** A `no_baseline` channel never turns `present`. `present_run`
+//!    consecutive LSR-like sweeps make it `appeared` (an LSR that was not there at baseline,
+//!    explained as such); the same sequential test takes it back to `no_baseline`.
 //!
 //! Each change records when its run began (`time_s`) and when it was declared
 //! (`declared_at_s`). The machine is plain data with fixed-size arrays: `observe` never
@@ -39,6 +46,10 @@ pub struct Observation {
     pub direct_p2p_uv: f32,
     /// The sweep's SNR (see [`crate::detect::measure::max_window_rms`]).
     pub snr: f32,
+    /// Evidence that the LSR is gone (see [`super::sweep::Judgement::evidence`]).
+    pub evidence: f32,
+    /// A present sweep that resembles the baseline LSR.
+    pub matches_baseline: bool,
 }
 
 /// A declared change.
@@ -64,7 +75,7 @@ pub struct BaselineSummary {
 pub struct Step {
     pub baseline: Option<BaselineSummary>,
     pub change: Option<Change>,
-    /// The current run reached its length but the run average still showed an LSR, so the
+    /// The evidence reached the criterion but the run average still showed an LSR, so the
     /// change was withheld.
     pub withheld_by_average: bool,
 }
@@ -74,8 +85,6 @@ pub struct Step {
 pub struct ChannelCriterion {
     settings: CriterionSettings,
     state: MonitorState,
-    /// For `no_baseline` channels: whether an LSR has appeared (events are still reported).
-    appeared: bool,
     baseline_p2p: [f32; MAX_RUN],
     baseline_onset: [f32; MAX_RUN],
     baseline_direct: [f32; MAX_RUN],
@@ -83,8 +92,13 @@ pub struct ChannelCriterion {
     baseline_present: usize,
     baseline_onsets: usize,
     baseline: Option<BaselineSummary>,
-    run_len: usize,
+    /// The sequential test's sum, and the sweeps and start time of the run that built it.
+    evidence: f32,
+    run_sweeps: usize,
     run_start_s: f64,
+    /// Consecutive qualifying present sweeps (return or appearance).
+    present_len: usize,
+    present_start_s: f64,
 }
 
 impl ChannelCriterion {
@@ -92,7 +106,6 @@ impl ChannelCriterion {
         Self {
             settings: settings.clone(),
             state: MonitorState::Baseline,
-            appeared: false,
             baseline_p2p: [0.0; MAX_RUN],
             baseline_onset: [0.0; MAX_RUN],
             baseline_direct: [0.0; MAX_RUN],
@@ -100,8 +113,11 @@ impl ChannelCriterion {
             baseline_present: 0,
             baseline_onsets: 0,
             baseline: None,
-            run_len: 0,
+            evidence: 0.0,
+            run_sweeps: 0,
             run_start_s: 0.0,
+            present_len: 0,
+            present_start_s: 0.0,
         }
     }
 
@@ -113,9 +129,23 @@ impl ChannelCriterion {
         self.baseline.as_ref()
     }
 
-    /// Length of the run in progress (sweeps that would change the state).
-    pub fn run_len(&self) -> usize {
-        self.run_len
+    /// The sequential test's current sum of evidence that the LSR is gone.
+    pub fn evidence(&self) -> f32 {
+        self.evidence
+    }
+
+    /// Sweeps that added evidence to the run in progress.
+    pub fn run_sweeps(&self) -> usize {
+        self.run_sweeps
+    }
+
+    /// Whether this observation would bring the sequential test to a declaration (then the
+    /// run average is needed).
+    pub fn would_declare(&self, obs: &Observation) -> bool {
+        matches!(self.state, MonitorState::Present | MonitorState::Appeared)
+            && counts(obs)
+            && obs.evidence > 0.0
+            && self.evidence + obs.evidence >= self.settings.absent_run as f32
     }
 
     /// Start the baseline again (the technologist pressed re-baseline).
@@ -124,105 +154,110 @@ impl ChannelCriterion {
     }
 
     /// Feeds one sweep. `run_average_snr` is asked for only when a disappearance is about to
-    /// be declared and `check_run_average` is on; it gets the run length and must return the
-    /// SNR of the average of the last that many absent sweeps.
+    /// be declared and `check_run_average` is on; it gets the run's length in sweeps and
+    /// must return whether the average of those sweeps still shows an LSR.
     pub fn observe(
         &mut self,
         obs: &Observation,
-        run_average_snr: &mut dyn FnMut(usize) -> f32,
+        run_average_shows_lsr: &mut dyn FnMut(usize) -> bool,
     ) -> Step {
         let mut step = Step::default();
         if obs.status == SweepStatus::Rejected
             && !(obs.equivocal && self.state == MonitorState::Baseline)
         {
             // Cannot be judged: neither counts nor breaks a run. (During the baseline an
-            // equivocal sweep counts as a judged sweep without an LSR.)
-            return step;
+            // equivocal sweep counts as a judged sweep without an LSR; an equivocal sweep
+            // later adds its own, weak, evidence below.)
+            if !counts(obs) {
+                return step;
+            }
         }
         match self.state {
             MonitorState::Baseline => {
                 step.baseline = self.collect_baseline(obs);
             }
-            MonitorState::Present => {
-                if obs.status == SweepStatus::Absent {
-                    self.extend_run(obs.stim_time_s);
-                    if self.run_len >= self.settings.absent_run as usize {
-                        let quiet = !self.settings.check_run_average || {
-                            let n = (self.settings.absent_run as usize).min(MAX_RUN);
-                            run_average_snr(n) <= self.settings.run_average_max_snr as f32
-                        };
-                        if quiet {
-                            step.change = Some(self.declare(MonitorState::Absent, obs));
-                        } else {
-                            step.withheld_by_average = true;
-                        }
-                    }
-                } else if obs.status == SweepStatus::Present
-                    && obs.snr as f64 >= self.settings.run_break_snr
-                {
-                    self.run_len = 0;
-                }
-            }
-            MonitorState::Absent => self.watch_return(obs, &mut step, MonitorState::Present),
-            MonitorState::NoBaseline => {
-                // Nothing can disappear, but an LSR that appears is reported.
-                let (want, need) = if self.appeared {
-                    (SweepStatus::Absent, self.settings.absent_run)
+            MonitorState::Present | MonitorState::Appeared => {
+                let gone = if self.state == MonitorState::Present {
+                    MonitorState::Absent
                 } else {
-                    (SweepStatus::Present, self.settings.present_run)
+                    MonitorState::NoBaseline
                 };
-                if obs.status == want {
-                    self.extend_run(obs.stim_time_s);
-                    if self.run_len >= need as usize {
-                        self.appeared = !self.appeared;
-                        let state = if self.appeared {
-                            MonitorState::Present
-                        } else {
-                            MonitorState::Absent
-                        };
-                        let c = Change {
-                            state,
-                            time_s: self.run_start_s,
-                            declared_at_s: obs.stim_time_s,
-                        };
-                        self.run_len = 0;
-                        step.change = Some(c);
-                    }
-                } else {
-                    self.run_len = 0;
-                }
+                self.accumulate(obs, gone, &mut step, run_average_shows_lsr);
+            }
+            MonitorState::Absent => {
+                let ok = obs.status == SweepStatus::Present && obs.matches_baseline;
+                self.watch_present(obs, ok, MonitorState::Present, &mut step);
+            }
+            MonitorState::NoBaseline => {
+                let ok = obs.status == SweepStatus::Present;
+                self.watch_present(obs, ok, MonitorState::Appeared, &mut step);
             }
         }
         step
     }
 
-    fn watch_return(&mut self, obs: &Observation, step: &mut Step, to: MonitorState) {
-        if obs.status == SweepStatus::Present {
-            self.extend_run(obs.stim_time_s);
-            if self.run_len >= self.settings.present_run as usize {
-                step.change = Some(self.declare(to, obs));
+    fn accumulate(
+        &mut self,
+        obs: &Observation,
+        gone: MonitorState,
+        step: &mut Step,
+        run_average_shows_lsr: &mut dyn FnMut(usize) -> bool,
+    ) {
+        if obs.status == SweepStatus::Present && obs.snr as f64 >= self.settings.run_break_snr {
+            self.reset_run();
+            return;
+        }
+        let sum = (self.evidence + obs.evidence).max(0.0);
+        if sum <= 0.0 {
+            self.reset_run();
+            return;
+        }
+        if self.evidence <= 0.0 {
+            self.run_start_s = obs.stim_time_s;
+            self.run_sweeps = 0;
+        }
+        self.evidence = sum;
+        if obs.evidence > 0.0 {
+            self.run_sweeps = (self.run_sweeps + 1).min(MAX_RUN);
+        }
+        if self.evidence >= self.settings.absent_run as f32 {
+            let shows = self.settings.check_run_average && run_average_shows_lsr(self.run_sweeps);
+            if shows {
+                step.withheld_by_average = true;
+            } else {
+                step.change = Some(self.declare(gone, self.run_start_s, obs));
+            }
+        }
+    }
+
+    fn watch_present(&mut self, obs: &Observation, ok: bool, to: MonitorState, step: &mut Step) {
+        if ok {
+            if self.present_len == 0 {
+                self.present_start_s = obs.stim_time_s;
+            }
+            self.present_len += 1;
+            if self.present_len >= self.settings.present_run as usize {
+                step.change = Some(self.declare(to, self.present_start_s, obs));
             }
         } else {
-            self.run_len = 0;
+            self.present_len = 0;
         }
     }
 
-    fn extend_run(&mut self, t: f64) {
-        if self.run_len == 0 {
-            self.run_start_s = t;
-        }
-        self.run_len += 1;
+    fn reset_run(&mut self) {
+        self.evidence = 0.0;
+        self.run_sweeps = 0;
     }
 
-    fn declare(&mut self, state: MonitorState, obs: &Observation) -> Change {
+    fn declare(&mut self, state: MonitorState, since: f64, obs: &Observation) -> Change {
         self.state = state;
-        let c = Change {
+        self.reset_run();
+        self.present_len = 0;
+        Change {
             state,
-            time_s: self.run_start_s,
+            time_s: since,
             declared_at_s: obs.stim_time_s,
-        };
-        self.run_len = 0;
-        c
+        }
     }
 
     fn collect_baseline(&mut self, obs: &Observation) -> Option<BaselineSummary> {
@@ -260,9 +295,14 @@ impl ChannelCriterion {
         } else {
             MonitorState::NoBaseline
         };
-        self.run_len = 0;
+        self.reset_run();
         Some(summary)
     }
+}
+
+/// Whether a sweep is evidence at all: judged (present or absent), or equivocal.
+fn counts(obs: &Observation) -> bool {
+    obs.status != SweepStatus::Rejected || obs.equivocal
 }
 
 /// Median of a small slice (sorted in place; NaN when empty). No allocation.
@@ -283,11 +323,18 @@ pub fn median(v: &mut [f32]) -> f32 {
 mod tests {
     use super::*;
 
-    fn obs(t: f64, status: SweepStatus) -> Observation {
+    /// P present (matches the baseline), Q present but unlike the baseline, A clear absent,
+    /// W weak absent (evidence 0.3), E equivocal, R rejected.
+    fn obs(t: f64, ch: char) -> Observation {
+        let status = match ch {
+            'P' | 'Q' => SweepStatus::Present,
+            'A' | 'W' => SweepStatus::Absent,
+            _ => SweepStatus::Rejected,
+        };
         Observation {
             stim_time_s: t,
             status,
-            equivocal: false,
+            equivocal: ch == 'E',
             lsr_p2p_uv: if status == SweepStatus::Present {
                 200.0
             } else {
@@ -300,25 +347,25 @@ mod tests {
             } else {
                 1.0
             },
+            evidence: match ch {
+                'P' | 'Q' => -3.0,
+                'A' => 1.0,
+                'W' => 0.3,
+                'E' => 0.2,
+                _ => 0.0,
+            },
+            matches_baseline: ch == 'P',
         }
     }
 
-    fn run(c: &mut ChannelCriterion, seq: &str, t0: f64, avg_snr: f32) -> Vec<(f64, Step)> {
-        let mut out = Vec::new();
-        for (i, ch) in seq.chars().enumerate() {
-            let t = t0 + i as f64;
-            let mut o = match ch {
-                'P' => obs(t, SweepStatus::Present),
-                'A' => obs(t, SweepStatus::Absent),
-                'R' => obs(t, SweepStatus::Rejected),
-                'E' => obs(t, SweepStatus::Rejected),
-                _ => unreachable!(),
-            };
-            o.equivocal = ch == 'E';
-            let s = c.observe(&o, &mut |_| avg_snr);
-            out.push((t, s));
-        }
-        out
+    fn run(c: &mut ChannelCriterion, seq: &str, t0: f64, avg_shows: bool) -> Vec<(f64, Step)> {
+        seq.chars()
+            .enumerate()
+            .map(|(i, ch)| {
+                let t = t0 + i as f64;
+                (t, c.observe(&obs(t, ch), &mut |_| avg_shows))
+            })
+            .collect()
     }
 
     fn settings() -> CriterionSettings {
@@ -330,98 +377,96 @@ mod tests {
         }
     }
 
+    fn changes(steps: &[(f64, Step)]) -> Vec<Change> {
+        steps.iter().filter_map(|(_, s)| s.change).collect()
+    }
+
     #[test]
-    fn baseline_then_disappearance_after_a_run_skipping_rejected_sweeps() {
+    fn three_clear_sweeps_declare_a_disappearance_rejected_ones_skipped() {
         let mut c = ChannelCriterion::new(&settings());
-        let steps = run(&mut c, "PPRPPAARPAARA", 0.0, 1.0);
+        let steps = run(&mut c, "PPRPPAARPAARA", 0.0, false);
         let b = steps[4]
             .1
             .baseline
             .expect("baseline on the 4th judged sweep");
         assert!(b.present);
-        assert_eq!(b.p2p_uv, 200.0);
-        assert_eq!(b.onset_ms, 10.0);
-        let changes: Vec<_> = steps.iter().filter_map(|(_, s)| s.change).collect();
-        assert_eq!(changes.len(), 1);
-        // Run A A (R) is broken by P at t=8; the run A A (R) A that declares starts at t=9.
-        assert_eq!(changes[0].state, MonitorState::Absent);
-        assert_eq!(changes[0].time_s, 9.0);
-        assert_eq!(changes[0].declared_at_s, 12.0);
+        assert_eq!((b.p2p_uv, b.onset_ms), (200.0, 10.0));
+        let ch = changes(&steps);
+        assert_eq!(ch.len(), 1);
+        // A A (R) is broken by P at t=8; A A (R) A from t=9 reaches 3 at t=12.
+        assert_eq!(ch[0].state, MonitorState::Absent);
+        assert_eq!((ch[0].time_s, ch[0].declared_at_s), (9.0, 12.0));
     }
 
     #[test]
-    fn a_weak_present_sweep_does_not_restart_an_absent_run() {
+    fn weak_evidence_takes_longer_and_a_present_sweep_counts_against_it() {
         let mut c = ChannelCriterion::new(&settings());
-        run(&mut c, "PPPP", 0.0, 1.0);
-        run(&mut c, "AA", 10.0, 1.0);
-        let mut weak = obs(12.0, SweepStatus::Present);
-        weak.snr = 1.5;
-        assert!(c.observe(&weak, &mut |_| 1.0).change.is_none());
-        let steps = run(&mut c, "A", 13.0, 1.0);
-        assert_eq!(steps[0].1.change.unwrap().time_s, 10.0);
+        run(&mut c, "PPPP", 0.0, false);
+        // Ten weak sweeps reach 3.0.
+        let steps = run(&mut c, "WWWWWWWWWW", 10.0, false);
+        let ch = changes(&steps);
+        assert_eq!(ch.len(), 1);
+        assert_eq!((ch[0].time_s, ch[0].declared_at_s), (10.0, 19.0));
+        // A present sweep (SNR above run_break_snr) wipes the evidence.
+        let mut c = ChannelCriterion::new(&settings());
+        run(&mut c, "PPPP", 0.0, false);
+        let steps = run(&mut c, "AAPAA", 10.0, false);
+        assert!(changes(&steps).is_empty());
+        assert!((c.evidence() - 2.0).abs() < 1e-6);
+        let steps = run(&mut c, "A", 15.0, false);
+        assert_eq!(changes(&steps)[0].time_s, 13.0);
     }
 
     #[test]
     fn rejected_sweeps_never_count_towards_absent() {
         let mut c = ChannelCriterion::new(&settings());
-        run(&mut c, "PPPP", 0.0, 1.0);
-        let steps = run(&mut c, "RRRRRRRRRRAA", 10.0, 1.0);
-        assert!(steps.iter().all(|(_, s)| s.change.is_none()));
+        run(&mut c, "PPPP", 0.0, false);
+        let steps = run(&mut c, "RRRRRRRRRRAA", 10.0, false);
+        assert!(changes(&steps).is_empty());
         assert_eq!(c.state(), MonitorState::Present);
     }
 
     #[test]
-    fn equivocal_sweeps_are_skipped_like_rejected_ones() {
+    fn a_run_whose_average_shows_an_lsr_is_withheld() {
         let mut c = ChannelCriterion::new(&settings());
-        run(&mut c, "PPPP", 0.0, 1.0);
-        run(&mut c, "AAE", 10.0, 1.0);
-        assert_eq!(c.state(), MonitorState::Present);
-        let steps = run(&mut c, "EA", 20.0, 1.0);
-        assert_eq!(c.state(), MonitorState::Absent);
-        assert_eq!(steps[1].1.change.unwrap().time_s, 10.0);
-        // During the baseline an equivocal sweep is a judged sweep without an LSR.
-        let mut b = ChannelCriterion::new(&settings());
-        let steps = run(&mut b, "PEEP", 0.0, 1.0);
-        assert!(
-            !steps[3].1.baseline.unwrap().present,
-            "2 of 4 present is below 60 %"
-        );
-    }
-
-    #[test]
-    fn run_average_with_an_lsr_withholds_the_declaration() {
-        let mut c = ChannelCriterion::new(&settings());
-        run(&mut c, "PPPP", 0.0, 1.0);
-        let steps = run(&mut c, "AAAAA", 10.0, 3.0);
-        assert!(steps.iter().all(|(_, s)| s.change.is_none()));
+        run(&mut c, "PPPP", 0.0, false);
+        let steps = run(&mut c, "AAAAA", 10.0, true);
+        assert!(changes(&steps).is_empty());
         assert!(steps[2].1.withheld_by_average);
-        // Once the average is quiet too, the run that started at t=10 is declared.
-        let steps = run(&mut c, "A", 15.0, 1.0);
-        let ch = steps[0].1.change.unwrap();
+        let steps = run(&mut c, "A", 15.0, false);
+        let ch = changes(&steps)[0];
         assert_eq!((ch.time_s, ch.declared_at_s), (10.0, 15.0));
     }
 
     #[test]
-    fn return_and_no_baseline() {
+    fn a_return_needs_sweeps_that_match_the_baseline_lsr() {
         let mut c = ChannelCriterion::new(&settings());
-        run(&mut c, "PPPPAAA", 0.0, 1.0);
+        run(&mut c, "PPPPAAA", 0.0, false);
         assert_eq!(c.state(), MonitorState::Absent);
-        let steps = run(&mut c, "PAPP", 10.0, 1.0);
-        let ch = steps[3].1.change.unwrap();
-        assert_eq!((ch.state, ch.time_s), (MonitorState::Present, 12.0));
+        // Present sweeps unlike the baseline LSR (a residue, another response) never return.
+        let steps = run(&mut c, "QQQQQQ", 10.0, false);
+        assert!(changes(&steps).is_empty());
+        // An equivocal sweep breaks a return run too.
+        let steps = run(&mut c, "PEP", 20.0, false);
+        assert!(changes(&steps).is_empty());
+        let steps = run(&mut c, "P", 23.0, false);
+        let ch = changes(&steps)[0];
+        assert_eq!((ch.state, ch.time_s), (MonitorState::Present, 22.0));
+    }
 
+    #[test]
+    fn without_a_baseline_lsr_an_appearance_is_its_own_state_never_present() {
         let mut n = ChannelCriterion::new(&settings());
-        let steps = run(&mut n, "AAPA", 0.0, 1.0);
+        let steps = run(&mut n, "AAQA", 0.0, false);
         assert!(!steps[3].1.baseline.unwrap().present);
         assert_eq!(n.state(), MonitorState::NoBaseline);
-        let steps = run(&mut n, "AAAAAA", 10.0, 1.0);
-        assert!(
-            steps.iter().all(|(_, s)| s.change.is_none()),
-            "nothing can disappear"
-        );
-        let steps = run(&mut n, "PP", 20.0, 1.0);
-        assert_eq!(steps[1].1.change.unwrap().state, MonitorState::Present);
-        assert_eq!(n.state(), MonitorState::NoBaseline);
+        let steps = run(&mut n, "AAAAAA", 10.0, false);
+        assert!(changes(&steps).is_empty(), "nothing can disappear");
+        let steps = run(&mut n, "QQ", 20.0, false);
+        assert_eq!(changes(&steps)[0].state, MonitorState::Appeared);
+        assert_eq!(n.state(), MonitorState::Appeared);
+        let steps = run(&mut n, "AAA", 30.0, false);
+        assert_eq!(changes(&steps)[0].state, MonitorState::NoBaseline);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::criterion::Observation;
 use super::history::{History, Scale};
 use super::measure;
 use super::sweep::{Geometry, SweepAnalyzer};
-use super::tracker::Tracker;
+use super::tracker::{RunAverageCheck, Tracker};
 use super::EngineError;
 
 /// Largest number of frames ingested before pending sweeps are looked at.
@@ -524,83 +524,23 @@ impl Engine {
             facts.direct_p2p = f32::NAN;
         }
         let stim_time_s = stim.frame_time / self.fs;
-        let geo = self.analyzer.geo;
         for k in 0..chans.lsr.len() {
             let ch = self.branches[bi].1.lsr[k];
-            let measured = if facts.incomplete {
-                super::sweep::Measured {
-                    onset_ms: None,
-                    ..Default::default()
-                }
-            } else {
-                self.analyzer.measure(ch, &self.branches[bi].1, &facts)
-            };
             let Some(tr) = self.trackers[ch].as_mut() else {
                 continue;
             };
-            let (status, reason) = tr.judge(&self.analyzer, &facts, &measured);
-            let equivocal = reason == Some(RejectReason::Equivocal);
-            let seg = &self.analyzer.seg[ch];
-            let frac = facts.frac;
-            let mut trace = [0.0f32; DISPLAY_POINTS];
-            let mut template_corr = f32::NAN;
-            if !facts.incomplete {
-                let display = geo.display(frac);
-                measure::display_trace(&seg[display.clone()], &mut trace);
-                if status == SweepStatus::Present {
-                    tr.add_baseline_sweep(&seg[display]);
-                }
-                // Run item: noise span followed by the LSR window.
-                let noise = geo.noise(frac);
-                let win = geo.window(frac);
-                let item = &mut self.run_scratch;
-                item[..noise.len()].copy_from_slice(&seg[noise.clone()]);
-                item[noise.len()..noise.len() + win.len()].copy_from_slice(&seg[win.clone()]);
-                tr.note_run_sweep(status, item);
-                if tr.has_template {
-                    let off = geo.window_in_display();
-                    let t = &tr.baseline_avg[off.min(tr.baseline_avg.len())..];
-                    let t = &t[..geo.window_len.min(t.len())];
-                    let lag = (self.settings.judge.template_max_lag_ms * self.fs / 1000.0) as usize;
-                    template_corr = self.analyzer.correlator.best(seg, win.start, t, lag);
-                }
-            } else {
-                tr.note_run_sweep(status, &[]);
-            }
-            let obs = Observation {
+            let (result, step) = judge_channel(
+                &mut self.analyzer,
+                tr,
+                &mut self.run_scratch,
+                &self.branches[bi].1,
+                &facts,
+                ch,
+                stim,
                 stim_time_s,
-                status,
-                equivocal,
-                lsr_p2p_uv: measured.lsr_p2p,
-                onset_ms: measured.onset_ms,
-                direct_p2p_uv: facts.direct_p2p,
-                snr: measured.snr,
-            };
-            let absent_run = self.settings.criterion.absent_run as usize;
-            let (step, percent) = tr.conclude(&obs, absent_run, &geo, &mut self.analyzer.env);
-            let result = SweepResult {
-                stim_index: stim.index,
-                stim_time_s,
-                branch: stim.branch,
-                channel: ch,
-                status,
-                reject_reason: reason,
-                lsr_p2p_uv: measured.lsr_p2p,
-                lsr_onset_ms: if status == SweepStatus::Present {
-                    measured.onset_ms
-                } else {
-                    None
-                },
-                noise_p2p_uv: measured.noise_p2p,
-                noise_rms_uv: measured.noise_rms,
-                snr: measured.snr,
-                template_corr,
-                direct_p2p_uv: facts.direct_p2p,
-                crosstalk_gain: measured.crosstalk_gain,
-                state: tr.state(),
-                percent_of_baseline: percent,
-                trace,
-            };
+            );
+            let status = result.status;
+            let reason = result.reject_reason;
             match status {
                 SweepStatus::Present => self.counters.sweeps_present += 1,
                 SweepStatus::Absent => self.counters.sweeps_absent += 1,
@@ -621,7 +561,9 @@ impl Engine {
                     p2p_uv: b.p2p_uv,
                     onset_ms: b.onset_ms,
                     established_at_s: b.established_at_s,
-                    trace: tr.baseline_trace(),
+                    trace: self.trackers[ch]
+                        .as_ref()
+                        .map_or([0.0; DISPLAY_POINTS], Tracker::baseline_trace),
                 }));
             }
             if let Some(c) = step.change {
@@ -634,4 +576,108 @@ impl Engine {
             }
         }
     }
+}
+
+/// One LSR channel of one sweep, after the sweep was conditioned: measure, correlate with
+/// the baseline LSR, judge, feed the criterion. The engine calls it for every channel; the
+/// stages bench calls it too, so what is measured is what runs. Does not allocate.
+#[allow(clippy::too_many_arguments)]
+pub fn judge_channel(
+    an: &mut SweepAnalyzer,
+    tr: &mut Tracker,
+    run_scratch: &mut [f32],
+    chans: &BranchChannels,
+    facts: &super::sweep::SweepFacts,
+    ch: usize,
+    stim: &Stimulus,
+    stim_time_s: f64,
+) -> (SweepResult, super::criterion::Step) {
+    let geo = an.geo;
+    let frac = facts.frac;
+    let measured = if facts.incomplete {
+        super::sweep::Measured::default()
+    } else {
+        an.measure(ch, chans, facts)
+    };
+    let lag = (an.settings().judge.template_max_lag_ms * geo.fs / 1000.0) as usize;
+    // Correlation with the baseline LSR over the part of the window the sweep is judged on
+    // (a crosstalk residue before it is in the baseline average too).
+    let off = measured.judged_offset;
+    let mut template_corr = f32::NAN;
+    if !facts.incomplete && tr.has_template {
+        let win = geo.window(frac);
+        let t = tr.template(&geo);
+        template_corr =
+            an.correlator
+                .best(&an.seg[ch], win.start + off, &t[off.min(t.len())..], lag);
+    }
+    let judgement = tr.judge(an, facts, &measured, Some(template_corr));
+    let status = judgement.status;
+    let mut trace = [0.0f32; DISPLAY_POINTS];
+    let adds = judgement.evidence > 0.0;
+    if !facts.incomplete {
+        let seg = &an.seg[ch];
+        let display = geo.display(frac);
+        measure::display_trace(&seg[display.clone()], &mut trace);
+        if status == SweepStatus::Present {
+            tr.add_baseline_sweep(&seg[display]);
+        }
+        // Run item: noise span followed by the LSR window.
+        let noise = geo.noise(frac);
+        let win = geo.window(frac);
+        run_scratch[..noise.len()].copy_from_slice(&seg[noise.clone()]);
+        run_scratch[noise.len()..noise.len() + win.len()].copy_from_slice(&seg[win]);
+        tr.note_run_sweep(adds, run_scratch);
+    } else {
+        tr.note_run_sweep(false, &[]);
+    }
+    let obs = Observation {
+        stim_time_s,
+        status,
+        equivocal: judgement.reason == Some(RejectReason::Equivocal),
+        lsr_p2p_uv: measured.lsr_p2p,
+        onset_ms: measured.onset_ms,
+        direct_p2p_uv: facts.direct_p2p,
+        snr: measured.snr,
+        evidence: judgement.evidence,
+        matches_baseline: judgement.matches_baseline,
+    };
+    let s = an.settings();
+    let check = RunAverageCheck {
+        max_snr: s.criterion.run_average_max_snr as f32,
+        min_corr: 0.5 * s.judge.template_min_corr as f32,
+        lag,
+        offset: off,
+    };
+    let SweepAnalyzer {
+        correlator, env, ..
+    } = an;
+    let (step, percent) = tr.conclude(&obs, &geo, env, correlator, &check);
+    let result = SweepResult {
+        stim_index: stim.index,
+        stim_time_s,
+        branch: stim.branch,
+        channel: ch,
+        status,
+        reject_reason: judgement.reason,
+        lsr_p2p_uv: measured.lsr_p2p,
+        lsr_onset_ms: if status == SweepStatus::Present {
+            measured.onset_ms
+        } else {
+            None
+        },
+        noise_p2p_uv: measured.noise_p2p,
+        noise_rms_uv: measured.noise_rms,
+        snr: measured.snr,
+        template_corr,
+        direct_p2p_uv: facts.direct_p2p,
+        crosstalk_gain: measured.crosstalk_gain,
+        tail_removed_uv: measured.tail.at_blank_end,
+        tail_at_window_uv: measured.tail.at_probe,
+        evidence: judgement.evidence,
+        state: tr.state(),
+        percent_of_baseline: percent,
+        trace,
+    };
+    (result, step)
 }

@@ -71,6 +71,37 @@ pub fn max_window_rms(x: &[f32], len: usize, step: usize) -> f32 {
     (best / len as f64).sqrt() as f32
 }
 
+/// First index in `start..end` from which the centred moving average of |x| over `smooth`
+/// samples stays below `threshold` for `min_len` samples: where something that runs into
+/// the window from before it (a residue of the artifact or of the crosstalk) has died away.
+/// `end` when it never does.
+pub fn quiet_from(
+    x: &[f32],
+    start: usize,
+    end: usize,
+    smooth: usize,
+    threshold: f32,
+    min_len: usize,
+) -> usize {
+    let end = end.min(x.len());
+    let half = smooth / 2;
+    let mut run = 0usize;
+    for i in start..end {
+        let a = i.saturating_sub(half);
+        let b = (i + half + 1).min(x.len());
+        let m = x[a..b].iter().map(|v| v.abs()).sum::<f32>() / (b - a) as f32;
+        if m < threshold {
+            run += 1;
+            if run >= min_len.max(1) {
+                return i + 1 - run;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    end
+}
+
 /// Parameters of [`onset`], in samples and microvolts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OnsetParams {

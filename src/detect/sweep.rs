@@ -30,6 +30,7 @@ use crate::dsp::fir;
 use crate::dsp::lag_search::LagCorrelator;
 use crate::dsp::mains::MainsFit;
 use crate::dsp::overlap_save::SegmentFilter;
+use crate::dsp::tail::{TailFit, TailRemoved};
 use crate::model::{ChannelInfo, RejectReason, Stimulus, SweepStatus};
 use crate::settings::Settings;
 
@@ -55,6 +56,20 @@ pub struct Measured {
     pub high_band: f32,
     pub saturated: bool,
     pub crosstalk_gain: f32,
+    /// The stimulus artifact's tail removed before filtering (zeros when none was).
+    pub tail: TailRemoved,
+    /// Where a residue running into the window from before it (what is left of the artifact
+    /// or the crosstalk) died away, ms after the stimulus; the LSR is measured from there.
+    /// None when the window started quiet.
+    pub residue_end_ms: Option<f32>,
+    /// Where the direct response's crosstalk can no longer reach, ms, when it was large
+    /// enough to leave a visible residue: the sweep is judged from there (None: from the
+    /// window's start, or from the residue's end).
+    pub crosstalk_end_ms: Option<f32>,
+    /// Peak-to-peak of the part the sweep is judged on, µV, and where that part starts,
+    /// samples after the window's start.
+    pub judged_p2p: f32,
+    pub judged_offset: usize,
 }
 
 /// Channel-independent facts about one sweep.
@@ -181,6 +196,10 @@ pub struct SweepAnalyzer {
     pub env: Vec<f32>,
     /// Scratch of the crosstalk fit's sums.
     crosstalk_sums: Vec<f64>,
+    /// The artifact-tail model (None when `conditioning.artifact_tail` is off) and what it
+    /// removed from each channel on the current sweep.
+    tail_fit: Option<TailFit>,
+    tail: Vec<TailRemoved>,
     /// FFT plans and buffers of the template correlation (see [`LagCorrelator`]).
     pub correlator: LagCorrelator,
     /// How much the SNR thresholds' excess over 1 grows for this channel bandwidth (see
@@ -267,6 +286,15 @@ impl SweepAnalyzer {
                     (s.measure.crosstalk_max_lag_ms * fs / 1000.0).round() as usize
                 )
             ],
+            tail_fit: c.artifact_tail.then(|| {
+                let len = ((c.tail_fit_end_ms - c.artifact_blank_ms) * fs / 1000.0).ceil() as usize;
+                TailFit::new(
+                    fs,
+                    len + 2,
+                    (s.measure.crosstalk_max_lag_ms * fs / 1000.0).round() as usize,
+                )
+            }),
+            tail: vec![TailRemoved::default(); channels.len()],
             correlator: LagCorrelator::new(
                 geo.window_len,
                 (s.judge.template_max_lag_ms * fs / 1000.0) as usize,
@@ -274,6 +302,11 @@ impl SweepAnalyzer {
             bandwidth_scale: bandwidth_scale(fir::effective_high_hz(fs, c.lowpass_hz)),
             geo,
         })
+    }
+
+    /// The settings this analyzer was prepared with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Cuts and conditions every channel the branch needs. Returns the channel-independent
@@ -323,7 +356,33 @@ impl SweepAnalyzer {
                 facts.gap = true;
                 seg.fill(0.0);
             }
-            bridge(seg, blank.clone());
+        }
+        // The artifact's tail, on the raw LSR channels, before the blank is bridged and
+        // before any filter can spread it (see `dsp::tail`).
+        if let Some(tf) = self.tail_fit.as_mut() {
+            let fit_span = blank.end..self.geo.at(frac, c.tail_fit_end_ms);
+            let t_b = self.geo.pre_n as f64 + frac + c.artifact_blank_ms * self.geo.fs / 1000.0;
+            let probe = self.geo.window(frac).start;
+            let dwin = fit_span.start..self.geo.at(frac, self.settings.measure.direct_window_ms[1]);
+            let reference = chans.direct.iter().copied().max_by(|&a, &b| {
+                measure::p2p(&self.seg[a][dwin.clone()])
+                    .total_cmp(&measure::p2p(&self.seg[b][dwin.clone()]))
+            });
+            for &ch in &chans.lsr {
+                let (x, d) = match reference {
+                    Some(r) if r != ch => {
+                        let (x, d) = two_mut(&mut self.seg, ch, r);
+                        (x, Some(&*d))
+                    }
+                    _ => (self.seg[ch].as_mut_slice(), None),
+                };
+                self.tail[ch] = tf
+                    .remove(x, d, fit_span.clone(), t_b, probe)
+                    .unwrap_or_default();
+            }
+        }
+        for &ch in chans.lsr.iter().chain(&chans.direct) {
+            bridge(&mut self.seg[ch], blank.clone());
         }
         // Band-pass two channels per FFT.
         let mut pending: Option<usize> = None;
@@ -368,6 +427,7 @@ impl SweepAnalyzer {
         let mut out = Measured {
             high_band: self.high_band[ch],
             saturated: self.saturated[ch],
+            tail: self.tail[ch],
             ..Default::default()
         };
         // Strongest direct channel as the crosstalk reference.
@@ -376,6 +436,9 @@ impl SweepAnalyzer {
             measure::p2p(&self.seg[a][dwin.clone()])
                 .total_cmp(&measure::p2p(&self.seg[b][dwin.clone()]))
         });
+        // Where the crosstalk can still reach (the direct response's end, plus the largest
+        // lag and a margin), and how large it was.
+        let mut crosstalk_reach = (geo.window(frac).start, 0.0f32);
         if let Some(d) = reference {
             let fit = geo.at(frac, m.crosstalk_fit_ms[0])..geo.at(frac, m.crosstalk_fit_ms[1]);
             let max_lag = (m.crosstalk_max_lag_ms * geo.fs / 1000.0).round() as usize;
@@ -383,6 +446,14 @@ impl SweepAnalyzer {
             let xt = measure::fit_crosstalk(x, dref, fit, max_lag, &mut self.crosstalk_sums);
             measure::subtract_crosstalk(x, dref, &xt);
             out.crosstalk_gain = xt.gain();
+            let dr = &dref[dwin.clone()];
+            let peak = dr.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let end = dr.iter().rposition(|v| v.abs() >= 0.1 * peak).unwrap_or(0);
+            let margin = (1.0 * geo.fs / 1000.0).round() as usize;
+            crosstalk_reach = (
+                dwin.start + end + max_lag + margin,
+                xt.gain().abs() * measure::p2p(dr),
+            );
         }
         let x = &self.seg[ch];
         let noise = geo.noise(frac);
@@ -390,17 +461,11 @@ impl SweepAnalyzer {
         let wlen = geo.window_len.min(noise.len());
         out.noise_p2p = measure::p2p(&x[noise.end - wlen..noise.end]);
         let win = geo.window(frac);
-        out.lsr_p2p = measure::p2p(&x[win.clone()]);
         if out.noise_rms > 0.0 {
             out.null_snr =
                 measure::max_window_rms(&x[noise.end - wlen..noise.end], geo.sub_len, geo.step)
                     / out.noise_rms;
         }
-        out.snr = if out.noise_rms > 0.0 {
-            measure::max_window_rms(&x[win.clone()], geo.sub_len, geo.step) / out.noise_rms
-        } else {
-            0.0
-        };
         let samples = |ms: f64| ((ms * geo.fs / 1000.0).round() as usize).max(1);
         let params = measure::OnsetParams {
             smooth: samples(0.3),
@@ -411,8 +476,62 @@ impl SweepAnalyzer {
             max_back: samples(m.onset_max_back_ms),
             min_phase: samples(m.onset_min_phase_ms),
         };
-        out.onset_ms = measure::onset(x, win, &params, &mut self.env)
-            .map(|i| ((i - geo.pre_n as f64 - frac) * 1000.0 / geo.fs) as f32);
+        let ms_of = |i: f64| ((i - geo.pre_n as f64 - frac) * 1000.0 / geo.fs) as f32;
+        let earliest = self.settings.judge.lsr_onset_ms[0] as f32;
+        let mut onset = measure::onset(x, win.clone(), &params, &mut self.env);
+        // Something already above the onset threshold at the window's start is running in
+        // from before it (no LSR starts that early): a residue. Measure the LSR from where it
+        // has died away, so a residue neither looks like a response nor hides one.
+        let mut from = win.start;
+        if onset.is_some_and(|o| ms_of(o) < earliest) {
+            from = measure::quiet_from(
+                x,
+                win.start,
+                win.end,
+                params.smooth,
+                params.threshold,
+                samples(0.5),
+            );
+            out.residue_end_ms = Some(ms_of(from as f64));
+            onset = if from + geo.sub_len.min(win.len() / 2) < win.end {
+                measure::onset(x, from..win.end, &params, &mut self.env)
+            } else {
+                None
+            };
+        }
+
+        // Whatever the crosstalk fit left behind lives where the crosstalk was: where it was
+        // large enough to leave a visible residue, the sweep is judged on what comes after.
+        // An LSR (onset 8-13 ms, lasting 5-15 ms) reaches past the direct response; a residue
+        // does not.
+        let visible = crosstalk_reach.1 >= 3.0 * out.noise_rms;
+        let judged_from = if visible {
+            let cap = win.start + geo.window_len / 4;
+            from.max(crosstalk_reach.0.clamp(win.start, cap))
+        } else {
+            from
+        };
+        if judged_from > from {
+            out.crosstalk_end_ms = Some(ms_of(judged_from as f64));
+        }
+        let judged = &x[judged_from.min(win.end)..win.end];
+        out.judged_offset = judged_from.min(win.end) - win.start;
+        out.judged_p2p = measure::p2p(judged);
+        out.snr = if out.noise_rms > 0.0 && !judged.is_empty() {
+            measure::max_window_rms(judged, geo.sub_len.min(judged.len()), geo.step) / out.noise_rms
+        } else {
+            0.0
+        };
+        out.onset_ms = onset.map(ms_of);
+        // The LSR's size: from its onset on when it has one (what comes before is not the
+        // LSR), else over the part the sweep is judged on.
+        out.lsr_p2p = match onset {
+            Some(o) => {
+                let a = (o.floor() as usize).clamp(win.start, win.end.saturating_sub(1));
+                measure::p2p(&x[a..win.end])
+            }
+            None => out.judged_p2p,
+        };
         out
     }
 
@@ -433,27 +552,20 @@ impl SweepAnalyzer {
         )
     }
 
-    /// The per-sweep verdict. `running_noise` and `running_high` are the channel's recent
-    /// clean levels (None until known); `baseline_direct` its baseline direct response.
-    pub fn judge(
-        &self,
-        facts: &SweepFacts,
-        m: &Measured,
-        running_noise: Option<f32>,
-        running_high: Option<f32>,
-        running_null: Option<f32>,
-        baseline_direct: f32,
-    ) -> (SweepStatus, Option<RejectReason>) {
+    /// The per-sweep verdict and its evidence for the criterion (see [`Judgement`]).
+    pub fn judge(&self, facts: &SweepFacts, m: &Measured, ctx: &JudgeContext) -> Judgement {
         let j = &self.settings.judge;
-        let reject = |r| (SweepStatus::Rejected, Some(r));
+        let reject = |r| Judgement::rejected(r);
         if facts.incomplete {
             return reject(RejectReason::Incomplete);
         }
         if facts.gap {
             return reject(RejectReason::LostSamples);
         }
-        let hot = running_high.is_some_and(|h| m.high_band > j.cautery_factor as f32 * h);
-        let warm = running_high.is_none_or(|h| m.high_band > 2.0 * h);
+        let hot = ctx
+            .running_high
+            .is_some_and(|h| m.high_band > j.cautery_factor as f32 * h);
+        let warm = ctx.running_high.is_none_or(|h| m.high_band > 2.0 * h);
         if hot || (m.saturated && warm) {
             return reject(RejectReason::Electrocautery);
         }
@@ -462,25 +574,115 @@ impl SweepAnalyzer {
         }
         if !facts.direct_p2p.is_nan() {
             let mut need = j.min_direct_uv as f32;
-            if baseline_direct.is_finite() {
-                need = need.max(j.min_direct_fraction as f32 * baseline_direct);
+            if ctx.baseline_direct.is_finite() {
+                need = need.max(j.min_direct_fraction as f32 * ctx.baseline_direct);
             }
             if facts.direct_p2p < need {
                 return reject(RejectReason::NoDirectResponse);
             }
         }
-        if running_noise.is_some_and(|n| m.noise_rms > j.noisy_baseline_factor as f32 * n) {
+        if ctx
+            .running_noise
+            .is_some_and(|n| m.noise_rms > j.noisy_baseline_factor as f32 * n)
+        {
             return reject(RejectReason::SpontaneousActivity);
         }
-        let (present, absent) = self.thresholds(running_null);
-        if m.snr as f64 >= present {
-            (SweepStatus::Present, None)
-        } else if m.snr as f64 <= absent
-            && m.lsr_p2p as f64 <= j.absent_p2p_noise_ratio * m.noise_p2p as f64
-        {
-            (SweepStatus::Absent, None)
+        let (present, absent) = self.thresholds(ctx.running_null);
+        // What pure noise scores here (the median), never above the thresholds.
+        let null = ctx
+            .running_null
+            .map_or(
+                1.0 + (REFERENCE_NULL_SNR - 1.0) * self.bandwidth_scale,
+                f64::from,
+            )
+            .min(absent - 0.02)
+            .max(1.0);
+        let snr = f64::from(m.snr);
+        // Evidence that the LSR is gone: 1 at the noise's usual score, falling to 0 at the
+        // present threshold, negative above it (3 = a present sweep well above).
+        let evidence = (2.0 * (present - snr) / (present - null)).clamp(-3.0, 1.0) as f32;
+        let corr = ctx.template_corr.filter(|c| c.is_finite());
+        let shape_match = corr.is_some_and(|c| f64::from(c) >= j.template_min_corr);
+        let onset_in_range = m.onset_ms.is_some_and(|o| {
+            let o = f64::from(o);
+            o >= j.lsr_onset_ms[0] && o <= j.lsr_onset_ms[1]
+        });
+        let latency_match = match (m.onset_ms, ctx.baseline_onset) {
+            (Some(o), Some(b)) if b.is_finite() => {
+                (f64::from(o) - f64::from(b)).abs() <= j.onset_tolerance_ms
+            }
+            _ => false,
+        };
+        let lsr_like = f64::from(m.judged_p2p) >= j.min_lsr_uv && onset_in_range;
+        let matches_baseline = lsr_like && (shape_match || latency_match);
+        let consistent = lsr_like && (ctx.baseline_onset.is_none() || matches_baseline);
+        if snr >= present && consistent {
+            return Judgement {
+                status: SweepStatus::Present,
+                reason: None,
+                evidence: evidence.min(0.0),
+                matches_baseline,
+            };
+        }
+        // Whatever is above the noise here is not what a technologist calls an LSR (too
+        // small, the wrong latency, unlike this patient's LSR): the sweep shows no LSR, but a
+        // response that still resembles the baseline LSR is weaker evidence of its absence.
+        let weight = if shape_match { 0.5 } else { 1.0 };
+        let quiet = snr <= absent
+            && f64::from(m.judged_p2p) <= j.absent_p2p_noise_ratio * f64::from(m.noise_p2p);
+        if quiet || snr >= present {
+            let e = if quiet { evidence.max(0.25) } else { 0.5 };
+            Judgement {
+                status: SweepStatus::Absent,
+                reason: None,
+                evidence: e * weight,
+                matches_baseline: false,
+            }
         } else {
-            reject(RejectReason::Equivocal)
+            Judgement {
+                status: SweepStatus::Rejected,
+                reason: Some(RejectReason::Equivocal),
+                evidence: evidence.max(0.0) * weight,
+                matches_baseline: false,
+            }
+        }
+    }
+}
+
+/// What the judge knows of the channel besides the sweep itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JudgeContext {
+    /// Recent clean noise RMS, high-band RMS and null score (None until known).
+    pub running_noise: Option<f32>,
+    pub running_high: Option<f32>,
+    pub running_null: Option<f32>,
+    /// Baseline direct response, µV (NaN before the baseline).
+    pub baseline_direct: f32,
+    /// Correlation of this sweep with the baseline LSR (None without a baseline LSR).
+    pub template_corr: Option<f32>,
+    /// Baseline LSR onset, ms (None without a baseline LSR).
+    pub baseline_onset: Option<f32>,
+}
+
+/// The verdict on one sweep of one channel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Judgement {
+    pub status: SweepStatus,
+    pub reason: Option<RejectReason>,
+    /// Evidence that the LSR is gone, for the sequential criterion: up to 1 for a flat
+    /// sweep, negative for a present one, 0 for a sweep that cannot be judged.
+    pub evidence: f32,
+    /// A present sweep that resembles the baseline LSR (shape or latency).
+    pub matches_baseline: bool,
+}
+
+impl Judgement {
+    fn rejected(reason: RejectReason) -> Self {
+        Self {
+            status: SweepStatus::Rejected,
+            reason: Some(reason),
+            evidence: 0.0,
+            matches_baseline: false,
         }
     }
 }

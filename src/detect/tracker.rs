@@ -5,12 +5,13 @@
 //!
 //! Everything is allocated in [`Tracker::new`]; the per-sweep methods do not allocate.
 
-use crate::model::{MonitorState, RejectReason, SweepStatus, DISPLAY_POINTS};
+use crate::model::{MonitorState, RejectReason, DISPLAY_POINTS};
 use crate::settings::Settings;
 
 use super::criterion::{median, ChannelCriterion, Observation, Step};
 use super::measure;
-use super::sweep::{Geometry, Measured, SweepAnalyzer, SweepFacts};
+use super::sweep::{Geometry, JudgeContext, Judgement, Measured, SweepAnalyzer, SweepFacts};
+use crate::dsp::lag_search::LagCorrelator;
 
 /// Sweeps kept for noise levels before spontaneous activity is judged.
 pub const MIN_LEVELS: usize = 3;
@@ -49,6 +50,19 @@ impl RunningLevel {
     }
 }
 
+/// When the average of a disappearance run still shows an LSR: its SNR above `max_snr` and,
+/// once there is a baseline LSR, a correlation with it of at least `min_corr` (best lag
+/// within `lag` samples): a residue repeated in every sweep is above the noise in the
+/// average too, but it is not an LSR.
+#[derive(Clone, Copy, Debug)]
+pub struct RunAverageCheck {
+    pub max_snr: f32,
+    pub min_corr: f32,
+    pub lag: usize,
+    /// Samples after the window's start where the judged part begins (past a residue).
+    pub offset: usize,
+}
+
 /// Per-LSR-channel memory.
 #[derive(Clone, Debug)]
 pub struct Tracker {
@@ -66,7 +80,8 @@ pub struct Tracker {
     /// Baseline average over the display span, once established.
     pub baseline_avg: Vec<f32>,
     pub has_template: bool,
-    /// Ring of the absent run's sweeps: `[noise span | LSR window]` each.
+    /// Ring of the sweeps that added evidence to the run in progress: `[noise span | LSR
+    /// window]` each.
     run: Vec<f32>,
     run_len: usize,
     run_count: usize,
@@ -77,7 +92,7 @@ pub struct Tracker {
 impl Tracker {
     /// `span_len`: samples of the display span; `run_item_len`: samples kept per run sweep.
     pub fn new(channel: usize, settings: &Settings, span_len: usize, run_item_len: usize) -> Self {
-        let slots = (settings.criterion.absent_run as usize).clamp(1, super::MAX_RUN);
+        let slots = super::MAX_RUN;
         Self {
             channel,
             criterion: ChannelCriterion::new(&settings.criterion),
@@ -120,35 +135,24 @@ impl Tracker {
         self.baseline_n += 1;
     }
 
-    /// Keeps an absent sweep for the run average; a present sweep ends the run.
-    pub fn note_run_sweep(&mut self, status: SweepStatus, item: &[f32]) {
-        match status {
-            SweepStatus::Absent => {
-                let slot = self.run_count % self.run_slots;
-                let dst = &mut self.run[slot * self.run_len..(slot + 1) * self.run_len];
-                let n = item.len().min(self.run_len);
-                dst[..n].copy_from_slice(&item[..n]);
-                self.run_count += 1;
-            }
-            SweepStatus::Present => self.run_count = 0,
-            // Rejected and equivocal sweeps are skipped by the criterion: keep the run.
-            SweepStatus::Rejected => {}
+    /// Keeps a sweep that adds evidence to the run, for the run average (the run is forgotten
+    /// in [`Self::conclude`] whenever the sequential test is back at zero).
+    pub fn note_run_sweep(&mut self, adds: bool, item: &[f32]) {
+        if adds {
+            let slot = self.run_count % self.run_slots;
+            let dst = &mut self.run[slot * self.run_len..(slot + 1) * self.run_len];
+            let n = item.len().min(self.run_len);
+            dst[..n].copy_from_slice(&item[..n]);
+            self.run_count += 1;
         }
     }
 
-    /// SNR of the average of the last `n` absent sweeps: max sub-window RMS in the LSR
-    /// window part over the RMS of the noise part. `scratch` must hold `run_item_len`.
-    pub fn run_average_snr(
-        &self,
-        n: usize,
-        noise_len: usize,
-        sub_len: usize,
-        step: usize,
-        scratch: &mut [f32],
-    ) -> f32 {
+    /// Average of the last `n` run sweeps into `scratch` (`run_item_len` long); returns the
+    /// number averaged (0: none).
+    fn run_average(&self, n: usize, scratch: &mut [f32]) -> usize {
         let n = n.min(self.run_count).min(self.run_slots);
         if n == 0 || scratch.len() < self.run_len {
-            return f32::INFINITY;
+            return 0;
         }
         let avg = &mut scratch[..self.run_len];
         avg.fill(0.0);
@@ -161,15 +165,43 @@ impl Tracker {
         }
         let inv = 1.0 / n as f32;
         avg.iter_mut().for_each(|v| *v *= inv);
+        n
+    }
+
+    /// SNR of the average of the last `n` run sweeps: max sub-window RMS in the LSR window
+    /// part `offset` samples into the window on, over the RMS of the noise part. `scratch`
+    /// must hold `run_item_len`; it is left holding the average.
+    pub fn run_average_snr(
+        &self,
+        n: usize,
+        noise_len: usize,
+        offset: usize,
+        geo: &Geometry,
+        scratch: &mut [f32],
+    ) -> f32 {
+        if self.run_average(n, scratch) == 0 {
+            return f32::INFINITY;
+        }
+        let avg = &scratch[..self.run_len];
         let noise_len = noise_len.min(self.run_len);
         let sigma = measure::rms(&avg[..noise_len]);
         if sigma <= 0.0 {
             return f32::INFINITY;
         }
-        measure::max_window_rms(&avg[noise_len..], sub_len, step) / sigma
+        let part = &avg[(noise_len + offset).min(avg.len())..];
+        measure::max_window_rms(part, geo.sub_len.min(part.len().max(1)), geo.step) / sigma
     }
 
-    /// Judges one measured sweep of this channel against its running levels, and learns the
+    /// The baseline LSR's onset, once the channel has one.
+    pub fn baseline_onset(&self) -> Option<f32> {
+        self.criterion
+            .baseline()
+            .filter(|b| b.present && b.onset_ms.is_finite())
+            .map(|b| b.onset_ms)
+    }
+
+    /// Judges one measured sweep of this channel against its running levels and its
+    /// baseline LSR (`template_corr`: the sweep's correlation with it), and learns the
     /// levels from it unless the sweep is contaminated (a rejected sweep may still show the
     /// channel's noise, but not one in electrocautery, saturated, with lost samples, with
     /// spontaneous activity or incomplete).
@@ -178,17 +210,19 @@ impl Tracker {
         an: &SweepAnalyzer,
         facts: &SweepFacts,
         m: &Measured,
-    ) -> (SweepStatus, Option<RejectReason>) {
-        let (status, reason) = an.judge(
-            facts,
-            m,
-            self.noise.get(MIN_LEVELS),
-            self.high_band.get(MIN_LEVELS),
-            self.null.get(MIN_LEVELS),
-            self.baseline_direct_p2p,
-        );
+        template_corr: Option<f32>,
+    ) -> Judgement {
+        let ctx = JudgeContext {
+            running_noise: self.noise.get(MIN_LEVELS),
+            running_high: self.high_band.get(MIN_LEVELS),
+            running_null: self.null.get(MIN_LEVELS),
+            baseline_direct: self.baseline_direct_p2p,
+            template_corr: template_corr.filter(|_| self.has_template),
+            baseline_onset: self.baseline_onset(),
+        };
+        let j = an.judge(facts, m, &ctx);
         let clean_levels = !matches!(
-            reason,
+            j.reason,
             Some(
                 RejectReason::Electrocautery
                     | RejectReason::Saturation
@@ -202,28 +236,49 @@ impl Tracker {
             self.high_band.push(m.high_band);
             self.null.push(m.null_snr);
         }
-        (status, reason)
+        j
     }
 
-    /// Feeds the criterion with one judged sweep (the run-average SNR of the absent run is
-    /// computed only when it can decide a disappearance; `scratch` is as long as a sweep) and
-    /// returns what happened and the sweep's LSR as a percentage of the baseline's.
+    /// The baseline LSR over the LSR window (the template sweeps are correlated with).
+    pub fn template(&self, geo: &Geometry) -> &[f32] {
+        let off = geo.window_in_display().min(self.baseline_avg.len());
+        let len = geo.window_len.min(self.baseline_avg.len() - off);
+        &self.baseline_avg[off..off + len]
+    }
+
+    /// Feeds the criterion with one judged sweep and returns what happened and the sweep's
+    /// LSR as a percentage of the baseline's. When the sweep would declare a disappearance,
+    /// the average of the run's sweeps is checked first (see [`RunAverageCheck`]); `scratch`
+    /// is as long as a run item.
     pub fn conclude(
         &mut self,
         obs: &Observation,
-        absent_run: usize,
         geo: &Geometry,
         scratch: &mut [f32],
+        correlator: &mut LagCorrelator,
+        check: &RunAverageCheck,
     ) -> (Step, f32) {
-        let avg = if obs.status == SweepStatus::Absent
-            && self.criterion.state() == MonitorState::Present
-            && self.criterion.run_len() + 1 >= absent_run
-        {
-            self.run_average_snr(absent_run, geo.noise_len, geo.sub_len, geo.step, scratch)
-        } else {
-            f32::INFINITY
+        let shows = self.criterion.would_declare(obs) && {
+            let n = self.criterion.run_sweeps() + 1;
+            let off = check.offset.min(geo.window_len.saturating_sub(1));
+            let snr = self.run_average_snr(n, geo.noise_len, off, geo, scratch);
+            snr.is_finite()
+                && snr > check.max_snr
+                && (!self.has_template || {
+                    let t = self.template(geo);
+                    let corr = correlator.best(
+                        &scratch[..self.run_len],
+                        geo.noise_len + off,
+                        &t[off.min(t.len())..],
+                        check.lag,
+                    );
+                    !(corr < check.min_corr)
+                })
         };
-        let step = self.observe(obs, &mut |_| avg);
+        let step = self.observe(obs, &mut |_| shows);
+        if self.criterion.evidence() <= 0.0 {
+            self.run_count = 0;
+        }
         let percent = match self.criterion.baseline() {
             Some(b) if b.present && b.p2p_uv > 0.0 => 100.0 * obs.lsr_p2p_uv / b.p2p_uv,
             _ => f32::NAN,
@@ -235,9 +290,9 @@ impl Tracker {
     pub fn observe(
         &mut self,
         obs: &Observation,
-        run_average_snr: &mut dyn FnMut(usize) -> f32,
+        run_average_shows_lsr: &mut dyn FnMut(usize) -> bool,
     ) -> Step {
-        let step = self.criterion.observe(obs, run_average_snr);
+        let step = self.criterion.observe(obs, run_average_shows_lsr);
         if let Some(b) = step.baseline {
             self.baseline_direct_p2p = b.direct_p2p_uv;
             if b.present && self.baseline_n > 0 {
@@ -294,13 +349,20 @@ mod tests {
                     noise + bump
                 })
                 .collect();
-            t.note_run_sweep(SweepStatus::Absent, &item);
+            t.note_run_sweep(true, &item);
         }
         let mut scratch = vec![0.0; 200];
-        let snr = t.run_average_snr(5, 100, 20, 5, &mut scratch);
+        let geo = {
+            let mut s = Settings::default();
+            s.judge.snr_subwindow_ms = 4.0;
+            Geometry::new(5000.0, &s)
+        };
+        assert_eq!((geo.sub_len, geo.step), (20, 5));
+        let snr = t.run_average_snr(5, 100, 0, &geo, &mut scratch);
         // Average noise is ±0.2 (one sweep left over), the bump is 0.8.
         assert!(snr > 3.0, "snr {snr}");
-        t.note_run_sweep(SweepStatus::Present, &[]);
-        assert!(t.run_average_snr(5, 100, 20, 5, &mut scratch).is_infinite());
+        assert!(t
+            .run_average_snr(0, 100, 0, &geo, &mut scratch)
+            .is_infinite());
     }
 }

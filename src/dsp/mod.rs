@@ -7,8 +7,10 @@
 //!    (2π k f0 t)` is fitted by least squares on a *fit mask* (the pre-stimulus part and the
 //!    late post-stimulus part only) and subtracted from the whole sweep. The mains frequency
 //!    comes from the settings or from [`mains::MainsDetector`].
-//! 2. **Artifact blanking** ([`blank::bridge`]): the stimulus-artifact span is replaced by a
-//!    straight line between its neighbours.
+//! 2. **Artifact tail and blanking** ([`tail::TailFit`], [`blank::bridge`]): what is left of
+//!    the stimulus artifact after the blanking period (an exponential recovery) is fitted on
+//!    the raw sweep, with the direct response's crosstalk, and subtracted; then the artifact
+//!    span is replaced by a straight line between its neighbours.
 //! 3. **Band-pass** ([`fir::bandpass`] applied by [`overlap_save::SegmentFilter`]): a
 //!    linear-phase FIR applied by FFT with its group delay removed exactly, two channels per
 //!    FFT. The same pass measures the high-band RMS of the unfiltered sweep (electrocautery).
@@ -50,6 +52,7 @@ pub mod fir;
 pub mod lag_search;
 pub mod mains;
 pub mod overlap_save;
+pub mod tail;
 
 #[cfg(test)]
 mod test_util;

@@ -58,10 +58,12 @@
 
 mod config;
 mod episodes;
+pub mod patients;
 mod physiology;
 mod render;
 mod rng;
 mod scenario;
+pub mod score;
 mod truth;
 mod waveform;
 

@@ -21,7 +21,7 @@ use super::episodes::{self, Burst, Cautery, Gap, Pop};
 use super::rng::{mix64, stream_key, Rng};
 use super::scenario::Course;
 use super::truth::SimRole;
-use super::waveform::{self, Artifact, LsrPattern, Pattern, Wave};
+use super::waveform::{self, Artifact, LateComponent, LsrPattern, Pattern, Wave};
 
 /// Longest a stimulus's evoked activity lasts (afterdischarge ends by 35 ms; the artifact,
 /// M response and F-wave end earlier), seconds.
@@ -44,6 +44,12 @@ const S_PATIENT: u64 = 3;
 const S_SWEEPS: u64 = 4;
 const S_NOISE: u64 = 8;
 const S_CAUTERY_NOISE: u64 = 9;
+// Streams added for the operating room's harder side (artifact recovery, distorted
+// crosstalk, late LSR component); separate, so the draws above stay what they were.
+const S_ARTIFACT: u64 = 10;
+const S_CROSSTALK: u64 = 11;
+const S_LATE: u64 = 12;
+const S_SWEEP_EXTRA: u64 = 13;
 
 /// The stimulated branch's own-muscle response of one patient and channel.
 #[derive(Clone, Debug)]
@@ -72,6 +78,33 @@ pub(crate) struct LsrModel {
     /// Sweep-to-sweep coefficient of variation of the amplitude.
     pub cv: f64,
     pub afterdischarge: bool,
+    /// The later, variable component (25-40 ms) some patients have, and how often a sweep
+    /// shows it.
+    pub late: Option<(LateComponent, f64)>,
+}
+
+/// How the direct response reaches an LSR electrode (volume conduction through other
+/// tissue: never an exact copy).
+#[derive(Clone, Debug)]
+pub(crate) struct CrosstalkModel {
+    /// Fraction of the direct response (sum over lobes before shape factors).
+    pub gain: f64,
+    pub lag_s: f64,
+    /// Lobe widening (the tissue's low-pass).
+    pub stretch: f64,
+    /// Per-lobe factors (cycled).
+    pub shape: [f64; 4],
+    /// Slow lobe after the copy, relative to its largest peak, and where it ends.
+    pub tail_rel: f64,
+    pub tail_end_s: f64,
+}
+
+/// A change of stimulus intensity or electrode during the case: from `time_s` on, the
+/// artifact is `factor` times its size (negative: polarity flipped).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ArtifactStep {
+    pub time_s: f64,
+    pub factor: f64,
 }
 
 /// One channel: what it records and the patient's answer on it.
@@ -92,8 +125,10 @@ pub(crate) struct ChannelModel {
     pub artifact: Artifact,
     pub m: Option<MModel>,
     pub lsr: Option<LsrModel>,
-    /// Volume-conducted copy of the direct response: gain and lag (s).
-    pub crosstalk: Option<(f64, f64)>,
+    /// Volume-conducted, distorted copy of the direct response.
+    pub crosstalk: Option<CrosstalkModel>,
+    /// Intensity or electrode changes that resize the artifact (time order).
+    pub artifact_steps: Vec<ArtifactStep>,
     /// Electrocautery noise, µV RMS.
     pub cautery_uv: f64,
 }
@@ -101,7 +136,7 @@ pub(crate) struct ChannelModel {
 /// One sweep's response on one channel (compact: expanded to waveforms when needed).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct ChannelStim {
-    pub artifact_uv: f32,
+    pub artifact_scale: f32,
     pub m_uv: f32,
     pub m_onset_s: f32,
     pub f_uv: f32,
@@ -112,6 +147,11 @@ pub(crate) struct ChannelStim {
     pub lsr_dur_s: f32,
     /// End of the afterdischarge after the stimulus, seconds (0: none).
     pub after_end_s: f32,
+    /// Whether this sweep shows the late component.
+    pub late: bool,
+    /// This sweep's crosstalk gain and lag (the channel's, varied sweep to sweep).
+    pub xt_gain: f32,
+    pub xt_lag_s: f32,
     pub shape_seed: u64,
 }
 
@@ -277,6 +317,7 @@ impl Physiology {
                 _ => r.range(800.0, 2000.0),
             } * r.sign();
             let art_decay = r.range(0.25e-3, 0.45e-3);
+            let _ = art_amp; // the old artifact draws, kept so later draws stay the same
             let cautery_uv = r.range(8000.0, 30_000.0);
             let muscle = info.muscle;
             let m = (role == SimRole::Direct).then(|| {
@@ -311,27 +352,95 @@ impl Physiology {
                     Muscle::OrbicularisOris => 0.8,
                     _ => 1.0,
                 };
+                let p2p_uv = lsr_patient * muscle_factor * (0.1 * r.normal()).exp();
+                let _ = r.range(9.0e-3, 10.5e-3); // the narrower onset range of old
+                let jitter_s = r.range(0.2e-3, 0.5e-3);
+                let duration_s = r.range(8.0e-3, 12.0e-3);
+                let cv = r.range(0.2, 0.4);
+                let afterdischarge = r.chance(0.35);
+                let mut rl = Rng::stream(seed, &[S_LATE, slot]);
+                let onset_s = rl.range(8.5e-3, 12.5e-3);
+                let late = rl.chance(0.3).then(|| {
+                    (
+                        LateComponent {
+                            onset_s: rl.range(25.0e-3, 32.0e-3),
+                            duration_s: rl.range(4.0e-3, 8.0e-3),
+                            relative: rl.range(0.2, 0.5),
+                        },
+                        rl.range(0.5, 0.9),
+                    )
+                });
                 LsrModel {
                     index: lsr_channels.iter().position(|&x| x == c).unwrap_or(0),
                     pattern,
-                    p2p_uv: lsr_patient * muscle_factor * (0.1 * r.normal()).exp(),
-                    onset_s: r.range(9.0e-3, 10.5e-3),
-                    jitter_s: r.range(0.2e-3, 0.5e-3),
-                    duration_s: r.range(8.0e-3, 12.0e-3),
-                    cv: r.range(0.2, 0.4),
-                    afterdischarge: r.chance(0.35),
+                    p2p_uv,
+                    onset_s,
+                    jitter_s,
+                    duration_s,
+                    cv,
+                    afterdischarge,
+                    late,
                 }
             });
             let crosstalk = (matches!(role, SimRole::Lsr | SimRole::Other)
                 && direct_source.is_some())
             .then(|| {
+                let _ = (r.uniform(), r.uniform()); // the exact copy's gain and lag of old
+                let mut rx = Rng::stream(seed, &[S_CROSSTALK, slot]);
                 let gain = match muscle {
-                    Muscle::OrbicularisOris => r.range(0.03, 0.08),
-                    Muscle::Mentalis => r.range(0.01, 0.05),
-                    _ => r.range(0.02, 0.06),
+                    Muscle::OrbicularisOris => rx.log_range(0.03, 0.10),
+                    Muscle::Mentalis => rx.log_range(0.01, 0.06),
+                    _ => rx.log_range(0.01, 0.10),
                 };
-                (gain, r.range(0.0, 0.15e-3))
+                CrosstalkModel {
+                    gain,
+                    lag_s: rx.range(0.0, 0.6e-3),
+                    stretch: rx.range(1.0, 1.25),
+                    shape: std::array::from_fn(|_| rx.range(0.7, 1.3)),
+                    tail_rel: if rx.chance(0.6) {
+                        rx.range(0.05, 0.25)
+                    } else {
+                        0.0
+                    },
+                    tail_end_s: rx.range(10.0e-3, 12.0e-3),
+                }
             });
+            // The artifact's recovery: 0.5-10 mV, one time constant of 0.2-1.5 ms and in
+            // some patients a slower one of 2-5 ms carrying a few percent; large ones may
+            // hold the amplifier at its rail for 1-2 ms. Its size and polarity change when
+            // the intensity or the electrodes do.
+            let mut ra = Rng::stream(seed, &[S_ARTIFACT, slot]);
+            let peak = match role {
+                SimRole::Direct => ra.log_range(1000.0, 10_000.0),
+                _ => ra.log_range(500.0, 10_000.0),
+            };
+            let pulse_sign = ra.sign();
+            let tail_sign = if ra.chance(0.7) {
+                -pulse_sign
+            } else {
+                pulse_sign
+            };
+            let tail_uv = tail_sign * peak * ra.range(0.3, 1.0);
+            let decay_s = ra.log_range(0.2e-3, 1.5e-3);
+            let (slow_fraction, slow_s) = if ra.chance(0.4) {
+                (ra.range(0.01, 0.04), ra.range(2.0e-3, 5.0e-3))
+            } else {
+                (0.0, 3.0e-3)
+            };
+            let hold_s = if peak > 3000.0 && ra.chance(0.3) {
+                ra.range(1.0e-3, 1.9e-3)
+            } else {
+                0.0
+            };
+            let steps = ra.int(0, 2);
+            let mut artifact_steps: Vec<ArtifactStep> = (0..steps)
+                .map(|_| ArtifactStep {
+                    time_s: ra.range(0.0, d),
+                    factor: ra.range(0.6, 1.5) * if ra.chance(0.25) { -1.0 } else { 1.0 },
+                })
+                .collect();
+            artifact_steps.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+            let _ = art_decay;
             if role != SimRole::Trigger {
                 mains_share.push((c, share));
             }
@@ -357,14 +466,19 @@ impl Physiology {
                     Artifact::NONE
                 } else {
                     Artifact {
-                        amp_uv: art_amp,
+                        amp_uv: pulse_sign * peak,
                         width_s: PULSE_WIDTH_S,
-                        decay_s: art_decay,
+                        tail_uv,
+                        decay_s,
+                        slow_fraction,
+                        slow_s,
+                        hold_s,
                     }
                 },
                 m,
                 lsr,
                 crosstalk,
+                artifact_steps,
                 cautery_uv,
             });
         }
@@ -426,7 +540,17 @@ impl Physiology {
                 continue;
             }
             let mut r = Rng::stream(seed, &[S_SWEEPS, ch.slot]);
+            let mut rx = Rng::stream(seed, &[S_SWEEP_EXTRA, ch.slot]);
             for (i, &ts) in stim_times.iter().enumerate() {
+                let xt_mult = (0.1 * rx.normal()).exp();
+                let xt_lag = 0.03e-3 * rx.normal().clamp(-3.0, 3.0);
+                let late_u = rx.uniform();
+                let step = ch
+                    .artifact_steps
+                    .iter()
+                    .take_while(|s| s.time_s <= ts)
+                    .last()
+                    .map_or(1.0, |s| s.factor);
                 let art = 1.0 + 0.05 * r.normal();
                 let m_mult = (0.05 * r.normal()).exp();
                 let m_jit = 0.05e-3 * r.normal().clamp(-3.0, 3.0);
@@ -443,10 +567,14 @@ impl Physiology {
                 let shape_seed = r.next_u64();
                 let dl = f64::from(direct_level[i]);
                 let mut s = ChannelStim {
-                    artifact_uv: (ch.artifact.amp_uv * art) as f32,
+                    artifact_scale: (art * step) as f32,
                     shape_seed,
                     ..Default::default()
                 };
+                if let Some(x) = &ch.crosstalk {
+                    s.xt_gain = (x.gain * xt_mult) as f32;
+                    s.xt_lag_s = (x.lag_s + xt_lag).max(0.0) as f32;
+                }
                 if let Some(m) = &ch.m {
                     s.m_uv = (m.p2p_uv * m_mult * dl) as f32;
                     s.m_onset_s = (m.onset_s + m_jit) as f32;
@@ -465,6 +593,7 @@ impl Physiology {
                         if l.afterdischarge && after_present {
                             s.after_end_s = after_end as f32;
                         }
+                        s.late = l.late.is_some_and(|(_, p)| late_u < p);
                     }
                 }
                 stim[i * nch + c] = s;
@@ -531,6 +660,7 @@ impl Physiology {
                     f64::from(p.lsr_dur_s),
                     f64::from(p.lsr_uv),
                     f64::from(p.after_end_s),
+                    l.late.filter(|_| p.late).map(|(c, _)| c),
                     &mut r,
                 )
             }
@@ -568,15 +698,48 @@ impl Physiology {
         }
     }
 
-    /// The stimulus artifact of one sweep on one channel.
+    /// The stimulus artifact of one sweep on one channel (`artifact_scale` scales the
+    /// channel's own: sweep-to-sweep variation and intensity steps).
     pub(crate) fn artifact(&self, stim: usize, channel: usize) -> Artifact {
         match (self.params(stim, channel), self.channels.get(channel)) {
-            (Some(p), Some(ch)) if ch.role != SimRole::Trigger => Artifact {
-                amp_uv: f64::from(p.artifact_uv),
-                ..ch.artifact
-            },
+            (Some(p), Some(ch)) if ch.role != SimRole::Trigger => {
+                let k = f64::from(p.artifact_scale);
+                Artifact {
+                    amp_uv: ch.artifact.amp_uv * k,
+                    tail_uv: ch.artifact.tail_uv * k,
+                    hold_s: if k.abs() >= 0.8 {
+                        ch.artifact.hold_s
+                    } else {
+                        0.0
+                    },
+                    ..ch.artifact
+                }
+            }
             _ => Artifact::NONE,
         }
+    }
+
+    /// The crosstalk of the direct response onto one channel for one sweep: the direct
+    /// channel's M response and F-wave as this electrode sees them (empty when none).
+    pub(crate) fn crosstalk_wave(&self, stim: usize, channel: usize) -> (Wave, Wave) {
+        let (Some(p), Some(ch), Some(src)) = (
+            self.params(stim, channel),
+            self.channels.get(channel),
+            self.direct_source,
+        ) else {
+            return (Wave::EMPTY, Wave::EMPTY);
+        };
+        let Some(x) = &ch.crosstalk else {
+            return (Wave::EMPTY, Wave::EMPTY);
+        };
+        let (g, lag) = (f64::from(p.xt_gain), f64::from(p.xt_lag_s));
+        let m =
+            self.m_wave(stim, src)
+                .distorted(lag, x.stretch, g, &x.shape, x.tail_rel, x.tail_end_s);
+        let f = self
+            .f_wave(stim, src)
+            .distorted(lag, x.stretch, g, &[], 0.0, 0.0);
+        (m, f)
     }
 
     /// Physical frames lost in gaps before physical frame position `x` (fractional).

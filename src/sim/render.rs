@@ -84,6 +84,9 @@ struct Slot {
     m: Vec<Wave>,
     f: Vec<Wave>,
     lsr: Vec<Wave>,
+    /// Crosstalk of the direct channel's M response and F-wave.
+    xt_m: Vec<Wave>,
+    xt_f: Vec<Wave>,
 }
 
 /// The burst running on one channel, expanded to spikes.
@@ -130,6 +133,8 @@ impl Renderer {
             m: vec![Wave::EMPTY; nch],
             f: vec![Wave::EMPTY; nch],
             lsr: vec![Wave::EMPTY; nch],
+            xt_m: vec![Wave::EMPTY; nch],
+            xt_f: vec![Wave::EMPTY; nch],
         };
         let burst = BurstSlot {
             active: false,
@@ -220,6 +225,7 @@ impl Renderer {
                 slot.m[c] = p.m_wave(i, c);
                 slot.f[c] = p.f_wave(i, c);
                 slot.lsr[c] = p.lsr_wave(i, c);
+                (slot.xt_m[c], slot.xt_f[c]) = p.crosstalk_wave(i, c);
             }
         }
         for s in &mut self.slots {
@@ -308,16 +314,16 @@ impl Renderer {
             for (k, (s, co)) in drift.iter().enumerate() {
                 v += ch.drift[k].0 * s + ch.drift[k].1 * co;
             }
+            let mut rail = None;
             for s in self.slots.iter().filter(|s| s.stim.is_some()) {
                 let tau = t - s.t_s;
                 v += s.art[c].sample(tau, self.period)
                     + s.m[c].value(tau)
                     + s.f[c].value(tau)
-                    + s.lsr[c].value(tau);
-                if let (Some((g, lag)), Some(src)) = (ch.crosstalk, p.direct_source) {
-                    let x = tau - lag;
-                    v += g * (s.m[src].value(x) + s.f[src].value(x));
-                }
+                    + s.lsr[c].value(tau)
+                    + s.xt_m[c].value(tau)
+                    + s.xt_f[c].value(tau);
+                rail = rail.or(s.art[c].held(tau));
             }
             let b = &mut self.bursts[c];
             if b.active {
@@ -344,7 +350,11 @@ impl Renderer {
             if env > 0.0 {
                 v += env * ch.cautery_uv * normal_at(ch.cautery_key, n);
             }
-            *o = (v / UV_PER_COUNT).round().clamp(RAIL_LOW, RAIL_HIGH) as f32;
+            *o = match rail {
+                Some(sign) if sign > 0.0 => RAIL_HIGH,
+                Some(_) => RAIL_LOW,
+                None => (v / UV_PER_COUNT).round().clamp(RAIL_LOW, RAIL_HIGH),
+            } as f32;
         }
         self.n += 1;
     }

@@ -96,6 +96,11 @@ impl Rng {
     }
 
     /// Uniform integer in [lo, hi] (inclusive).
+    /// Log-uniform in `[lo, hi)` (both > 0): as many draws per decade at every scale.
+    pub(crate) fn log_range(&mut self, lo: f64, hi: f64) -> f64 {
+        (self.range(lo.ln(), hi.ln())).exp()
+    }
+
     pub(crate) fn int(&mut self, lo: u32, hi: u32) -> u32 {
         let span = u64::from(hi.saturating_sub(lo)) + 1;
         lo + (self.next_u64() % span) as u32

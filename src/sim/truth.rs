@@ -284,7 +284,7 @@ impl Truth {
                         .as_ref()
                         .map_or(f32::NAN, |l| (l.onset_s * 1e3) as f32),
                     direct_base_uv: ch.m.as_ref().map_or(0.0, |m| m.p2p_uv as f32),
-                    crosstalk_gain: ch.crosstalk.map_or(0.0, |x| x.0 as f32),
+                    crosstalk_gain: ch.crosstalk.as_ref().map_or(0.0, |x| x.gain as f32),
                     mains_uv: ch.mains_uv as f32,
                     noise_uv: if ch.role == SimRole::Trigger {
                         0.0
@@ -555,10 +555,10 @@ fn find_saturation(phys: &Arc<Physiology>) -> Vec<SaturationTruth> {
             return 0.0;
         };
         let art = p.artifact(i, c);
-        let tail = art.recovery_peak().abs()
-            * (-(ARTIFACT_CLIP_MS * 1e-3 - art.width_s) / art.decay_s).exp();
-        let xt = match (ch.crosstalk, p.direct_source.and_then(|d| p.params(i, d))) {
-            (Some((g, _)), Some(d)) => g * f64::from(d.m_uv + d.f_uv),
+        let tail = art.tail_after(ARTIFACT_CLIP_MS * 1e-3);
+        let xt = match (&ch.crosstalk, p.direct_source.and_then(|d| p.params(i, d))) {
+            // Shape factors reach 1.3, the slow tail lobe 0.25 of the peak.
+            (Some(_), Some(d)) => 1.6 * f64::from(s.xt_gain) * f64::from(d.m_uv + d.f_uv),
             _ => 0.0,
         };
         f64::from(s.m_uv + s.f_uv + s.lsr_uv) + xt + tail

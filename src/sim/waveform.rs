@@ -7,8 +7,8 @@
 //! the first lobe's start and rises along a half-cycle. Because shapes are functions of
 //! continuous time, the same patient sampled at 5 kHz and at 48 kHz has the same physiology.
 //!
-//! The stimulus artifact is a charge-balanced biphasic pulse (the 0.2 ms pulse, then an
-//! exponential recovery of opposite sign carrying the same charge). It is sampled as its
+//! The stimulus artifact is the 0.2 ms pulse, then an exponential recovery (one or two time
+//! constants, up to milliseconds: what any fixed blanking period leaves behind). It is sampled as its
 //! average over each sample period, like an amplifier that integrates, so its size does not
 //! depend on where the samples happen to fall.
 //!
@@ -102,6 +102,43 @@ impl Wave {
         }
     }
 
+    /// The wave as another electrode sees it through other tissue (volume conduction):
+    /// delayed by `lag_s`, every lobe widened by `stretch` (the tissue's low-pass), each lobe's
+    /// peak scaled by `gain` times its own factor from `shape` (cycled), and, when `tail_end_s`
+    /// lies past the copy's end, a slow lobe of the other sign than the last one, `tail_rel`
+    /// of the largest peak, reaching `tail_end_s`. Never an exact copy, so no fit of the
+    /// original removes it exactly.
+    pub(crate) fn distorted(
+        &self,
+        lag_s: f64,
+        stretch: f64,
+        gain: f64,
+        shape: &[f64],
+        tail_rel: f64,
+        tail_end_s: f64,
+    ) -> Wave {
+        let mut w = Wave::starting_at(self.edges[0] + lag_s);
+        if self.n == 0 {
+            return Wave::EMPTY;
+        }
+        let mut biggest = 0.0_f64;
+        for i in 0..self.n {
+            let k = if shape.is_empty() {
+                1.0
+            } else {
+                shape[i % shape.len()]
+            };
+            let a = self.amps[i] * gain * k;
+            biggest = biggest.max(a.abs());
+            w.push((self.edges[i + 1] - self.edges[i]) * stretch, a);
+        }
+        if tail_rel > 0.0 && tail_end_s > w.end() + 0.5e-3 {
+            let last = w.amps[w.n - 1];
+            w.push(tail_end_s - w.end(), -last.signum() * tail_rel * biggest);
+        }
+        w
+    }
+
     /// Scales the wave so its peak-to-peak is `p2p`.
     pub(crate) fn scale_to_p2p(&mut self, p2p: f64) {
         let now = self.p2p();
@@ -193,6 +230,7 @@ pub(crate) fn lsr_wave(
     duration: f64,
     p2p: f64,
     after_end: f64,
+    late: Option<LateComponent>,
     r: &mut Rng,
 ) -> Wave {
     let n = p.pattern.amps.len();
@@ -240,7 +278,33 @@ pub(crate) fn lsr_wave(
             t += dur;
         }
     }
+    if let Some(l) = late {
+        // A pause, then a few small lobes of the later, variable component.
+        let (pos, neg) = w.peaks();
+        let cap = pos.min(neg);
+        if l.onset_s > w.end() + 0.5e-3 && w.push(l.onset_s - w.end(), 0.0) {
+            let lobes = r.int(2, 4);
+            let mut sign = r.sign();
+            let each = l.duration_s / f64::from(lobes);
+            for _ in 0..lobes {
+                let amp = sign * cap * l.relative * r.range(0.6, 1.0);
+                if !w.push(each * r.range(0.8, 1.2), amp) {
+                    break;
+                }
+                sign = -sign;
+            }
+        }
+    }
     w
+}
+
+/// The later, variable LSR component some patients have (about 25-40 ms).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LateComponent {
+    pub onset_s: f64,
+    pub duration_s: f64,
+    /// Its lobes' size relative to the smaller main peak (below 1: the p2p is unchanged).
+    pub relative: f64,
 }
 
 /// One sweep's F-wave: 3-5 irregular lobes from `onset`, scaled to `p2p`.
@@ -262,21 +326,45 @@ pub(crate) fn f_wave(onset: f64, duration: f64, p2p: f64, r: &mut Rng) -> Wave {
     w
 }
 
-/// The stimulus artifact: a rectangular pulse of `amp_uv` for `width_s`, then a recovery of
-/// opposite sign decaying with `decay_s` that carries the same charge.
+/// The stimulus artifact: a rectangular pulse of `amp_uv` for `width_s`, then the recovery
+/// of the electrodes and the amplifier: from `tail_uv` at the end of the pulse, a fast
+/// exponential (`decay_s`, 0.2-1.5 ms in real recordings) plus, in some patients, a slower
+/// one (`slow_s`, 2-5 ms) carrying `slow_fraction` of it. A large artifact may also hold the
+/// amplifier at its rail for `hold_s` after the stimulus (the renderer clips to the rail).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Artifact {
     pub amp_uv: f64,
     pub width_s: f64,
+    pub tail_uv: f64,
     pub decay_s: f64,
+    pub slow_fraction: f64,
+    pub slow_s: f64,
+    pub hold_s: f64,
 }
 
 impl Artifact {
     pub(crate) const NONE: Artifact = Artifact {
         amp_uv: 0.0,
         width_s: 2.0e-4,
+        tail_uv: 0.0,
         decay_s: 3.0e-4,
+        slow_fraction: 0.0,
+        slow_s: 3.0e-3,
+        hold_s: 0.0,
     };
+
+    /// The classic charge-balanced artifact: a recovery of opposite sign carrying the
+    /// pulse's charge, one time constant.
+    #[cfg(test)]
+    pub(crate) fn balanced(amp_uv: f64, width_s: f64, decay_s: f64) -> Self {
+        Self {
+            amp_uv,
+            width_s,
+            tail_uv: -amp_uv * width_s / decay_s,
+            decay_s,
+            ..Self::NONE
+        }
+    }
 
     /// Integral of the artifact from before the stimulus to `tau` seconds after it (µV·s).
     fn integral(&self, tau: f64) -> f64 {
@@ -285,7 +373,15 @@ impl Artifact {
         } else if tau < self.width_s {
             self.amp_uv * tau
         } else {
-            self.amp_uv * self.width_s * (-(tau - self.width_s) / self.decay_s).exp()
+            let x = tau - self.width_s;
+            let f = self.slow_fraction;
+            let fast = (1.0 - f) * self.decay_s * (-(-x / self.decay_s).exp_m1());
+            let slow = if f > 0.0 {
+                f * self.slow_s * (-(-x / self.slow_s).exp_m1())
+            } else {
+                0.0
+            };
+            self.amp_uv * self.width_s + self.tail_uv * (fast + slow)
         }
     }
 
@@ -293,15 +389,36 @@ impl Artifact {
     /// the stimulus, µV.
     #[inline]
     pub(crate) fn sample(&self, tau: f64, period_s: f64) -> f64 {
-        if self.amp_uv == 0.0 || tau + 0.5 * period_s <= 0.0 {
+        if self.amp_uv == 0.0 && self.tail_uv == 0.0 || tau + 0.5 * period_s <= 0.0 {
             return 0.0;
         }
         (self.integral(tau + 0.5 * period_s) - self.integral(tau - 0.5 * period_s)) / period_s
     }
 
-    /// Peak of the recovery phase, µV (the pulse's charge over the decay time).
-    pub(crate) fn recovery_peak(&self) -> f64 {
-        self.amp_uv * self.width_s / self.decay_s
+    /// Whether the amplifier is held at its rail `tau` seconds after the stimulus, and at
+    /// which one (the sign of the larger of pulse and recovery).
+    #[inline]
+    pub(crate) fn held(&self, tau: f64) -> Option<f64> {
+        (self.hold_s > 0.0 && (0.0..self.hold_s).contains(&tau)).then(|| {
+            if self.amp_uv.abs() >= self.tail_uv.abs() {
+                self.amp_uv.signum()
+            } else {
+                self.tail_uv.signum()
+            }
+        })
+    }
+
+    /// Largest magnitude of the recovery from `tau` seconds after the stimulus on, µV.
+    pub(crate) fn tail_after(&self, tau: f64) -> f64 {
+        let x = (tau - self.width_s).max(0.0);
+        let f = self.slow_fraction;
+        self.tail_uv.abs()
+            * ((1.0 - f) * (-x / self.decay_s).exp()
+                + if f > 0.0 {
+                    f * (-x / self.slow_s).exp()
+                } else {
+                    0.0
+                })
     }
 }
 
@@ -340,7 +457,7 @@ mod tests {
         for _ in 0..200 {
             let pat = draw_lsr_pattern(&mut r);
             let after = if r.chance(0.5) { 0.035 } else { 0.0 };
-            let w = lsr_wave(&pat, 0.0098, 0.010, 250.0, after, &mut r);
+            let w = lsr_wave(&pat, 0.0098, 0.010, 250.0, after, None, &mut r);
             assert!((w.p2p() - 250.0).abs() < 1e-6);
             assert_eq!(w.onset(), 0.0098);
             let first = w.edges[1] - w.edges[0];
@@ -356,11 +473,7 @@ mod tests {
 
     #[test]
     fn artifact_is_charge_balanced_and_sampling_preserves_charge() {
-        let a = Artifact {
-            amp_uv: 2000.0,
-            width_s: 2e-4,
-            decay_s: 3e-4,
-        };
+        let a = Artifact::balanced(2000.0, 2e-4, 3e-4);
         for fs in [5000.0, 10_000.0, 48_000.0] {
             let t = 1.0 / fs;
             for offset in [0.0, 0.3, 0.77] {
@@ -376,8 +489,36 @@ mod tests {
                 assert!(net.abs() < 1e-6, "fs {fs}: net {net}");
             }
         }
-        assert!((a.recovery_peak() - 2000.0 * 2.0 / 3.0).abs() < 1e-9);
+        assert!((a.tail_after(0.0) - 2000.0 * 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(Artifact::NONE.sample(0.0001, 1e-4), 0.0);
+    }
+
+    #[test]
+    fn a_slow_recovery_leaves_a_tail_past_the_blank() {
+        // 3 mV recovery, 1.5 ms fast and 4 ms slow (4 %): hundreds of µV at 2 ms, still
+        // microvolts at 6 ms, as real recordings show.
+        let a = Artifact {
+            amp_uv: -3000.0,
+            width_s: 2e-4,
+            tail_uv: 3000.0,
+            decay_s: 1.5e-3,
+            slow_fraction: 0.04,
+            slow_s: 4e-3,
+            hold_s: 0.0,
+        };
+        let fs = 48_000.0;
+        let at = |ms: f64| a.sample(ms * 1e-3, 1.0 / fs);
+        assert!(at(2.0) > 500.0 && at(2.0) < 1200.0, "{}", at(2.0));
+        assert!(at(6.0) > 40.0 && at(6.0) < 150.0, "{}", at(6.0));
+        assert!((at(6.0) - a.tail_after(6e-3)).abs() < 0.05 * at(6.0));
+        assert!(at(30.0) < 0.1);
+        let held = Artifact {
+            hold_s: 1.5e-3,
+            ..a
+        };
+        assert_eq!(held.held(1.0e-3), Some(-1.0));
+        assert_eq!(held.held(1.6e-3), None);
+        assert_eq!(a.held(0.0), None);
     }
 
     #[test]

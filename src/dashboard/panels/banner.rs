@@ -36,6 +36,7 @@ fn state_words(s: MonitorState) -> &'static str {
         MonitorState::Present => "LSR present",
         MonitorState::Absent => "LSR absent",
         MonitorState::NoBaseline => "no LSR at baseline",
+        MonitorState::Appeared => "LSR appeared (none at baseline)",
     }
 }
 
@@ -60,13 +61,17 @@ pub fn line(v: &Verdict, markers: &[Marker], ended: bool) -> String {
             percent: p,
             none_at_baseline,
         } => {
-            let mut head = "LSR PRESENT".to_string();
+            let mut head = if *none_at_baseline {
+                "LSR APPEARED".to_string()
+            } else {
+                "LSR PRESENT".to_string()
+            };
             if let Some(t) = since_s {
                 head.push_str(&format!(" since {}", clock(*t)));
             }
             parts.push(head);
             if *none_at_baseline {
-                parts.push("appeared after a baseline without LSR".into());
+                parts.push("none at baseline: not a return".into());
             }
             parts.extend(percent(*p));
         }
