@@ -13,9 +13,13 @@ fn main() {
     let seed: u64 = a.get(2).map_or(Ok(1000), |s| s.parse()).expect("seed");
     let dur: f64 = a.get(3).map_or(Ok(300.0), |s| s.parse()).expect("duration");
     let only: Option<usize> = a.get(4).map(|s| s.parse().expect("channel"));
-    let p = patients::draw(seed, scenario, dur);
-    println!("{:?}", p.config);
-    let (truth, run) = run_case(p.config.clone(), &Settings::default()).expect("case");
+    let mut cfg = patients::draw(seed, scenario, dur).config;
+    // SIM_JSON replaces the drawn case (a SimConfig as JSON, e.g. a scenario test's case).
+    if let Ok(j) = std::env::var("SIM_JSON") {
+        cfg = serde_json::from_str(&j).expect("SIM_JSON");
+    }
+    println!("{cfg:?}");
+    let (truth, run) = run_case(cfg, &Settings::default()).expect("case");
     for c in &truth.channels {
         println!(
             "ch {} {} lsr {:.0} uV onset {:.1} ms xt {:.3} noise {:.1}",
@@ -32,9 +36,19 @@ fn main() {
         println!("STATE {:?}", s);
     }
     let fs = truth.sample_rate_hz;
+    let trace_at: Option<f64> = std::env::var("TRACE_AT").ok().and_then(|v| v.parse().ok());
     for r in &run.sweeps {
         if only.is_some_and(|c| c != r.channel) {
             continue;
+        }
+        if let Some(t) = trace_at.filter(|t| (t - r.stim_time_s).abs() < 0.5) {
+            // The display trace: -10 to 60 ms in 256 points.
+            for (k, v) in r.trace.iter().enumerate() {
+                let ms = -10.0 + 70.0 * (k as f64 + 0.5) / r.trace.len() as f64;
+                if (2.0..30.0).contains(&ms) {
+                    println!("  trace {t:.1} ch{} {ms:6.2} ms {v:8.1}", r.channel);
+                }
+            }
         }
         let i = truth
             .stimuli

@@ -134,6 +134,11 @@ impl ChannelCriterion {
         self.evidence
     }
 
+    /// The evidence a disappearance needs (`absent_run`).
+    pub fn evidence_needed(&self) -> f32 {
+        self.settings.absent_run as f32
+    }
+
     /// Sweeps that added evidence to the run in progress.
     pub fn run_sweeps(&self) -> usize {
         self.run_sweeps
@@ -324,7 +329,7 @@ mod tests {
     use super::*;
 
     /// P present (matches the baseline), Q present but unlike the baseline, A clear absent,
-    /// W weak absent (evidence 0.3), E equivocal, R rejected.
+    /// W weak absent (evidence 0.5), E equivocal, R rejected.
     fn obs(t: f64, ch: char) -> Observation {
         let status = match ch {
             'P' | 'Q' => SweepStatus::Present,
@@ -350,7 +355,7 @@ mod tests {
             evidence: match ch {
                 'P' | 'Q' => -3.0,
                 'A' => 1.0,
-                'W' => 0.3,
+                'W' => 0.5,
                 'E' => 0.2,
                 _ => 0.0,
             },
@@ -402,11 +407,11 @@ mod tests {
     fn weak_evidence_takes_longer_and_a_present_sweep_counts_against_it() {
         let mut c = ChannelCriterion::new(&settings());
         run(&mut c, "PPPP", 0.0, false);
-        // Ten weak sweeps reach 3.0.
-        let steps = run(&mut c, "WWWWWWWWWW", 10.0, false);
+        // Six weak sweeps reach 3.0.
+        let steps = run(&mut c, "WWWWWWW", 10.0, false);
         let ch = changes(&steps);
         assert_eq!(ch.len(), 1);
-        assert_eq!((ch[0].time_s, ch[0].declared_at_s), (10.0, 19.0));
+        assert_eq!((ch[0].time_s, ch[0].declared_at_s), (10.0, 15.0));
         // A present sweep (SNR above run_break_snr) wipes the evidence.
         let mut c = ChannelCriterion::new(&settings());
         run(&mut c, "PPPP", 0.0, false);

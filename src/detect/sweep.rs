@@ -66,6 +66,9 @@ pub struct Measured {
     /// enough to leave a visible residue: the sweep is judged from there (None: from the
     /// window's start, or from the residue's end).
     pub crosstalk_end_ms: Option<f32>,
+    /// A response was already running where the crosstalk's reach ends (an LSR that started
+    /// inside the crosstalk; its onset cannot be read).
+    pub running_at_reach: bool,
     /// Peak-to-peak of the part the sweep is judged on, µV, and where that part starts,
     /// samples after the window's start.
     pub judged_p2p: f32,
@@ -449,7 +452,8 @@ impl SweepAnalyzer {
             let dr = &dref[dwin.clone()];
             let peak = dr.iter().fold(0.0f32, |a, v| a.max(v.abs()));
             let end = dr.iter().rposition(|v| v.abs() >= 0.1 * peak).unwrap_or(0);
-            let margin = (1.0 * geo.fs / 1000.0).round() as usize;
+            // Volume conduction adds a lag and a slow tail of its own (to 10-12 ms): 2.5 ms.
+            let margin = (2.5 * geo.fs / 1000.0).round() as usize;
             crosstalk_reach = (
                 dwin.start + end + max_lag + margin,
                 xt.gain().abs() * measure::p2p(dr),
@@ -478,39 +482,64 @@ impl SweepAnalyzer {
         };
         let ms_of = |i: f64| ((i - geo.pre_n as f64 - frac) * 1000.0 / geo.fs) as f32;
         let earliest = self.settings.judge.lsr_onset_ms[0] as f32;
+        // Where the crosstalk fit may have left something behind: where the crosstalk was
+        // large enough to leave a visible residue, up to the direct response's reach. An LSR
+        // (onset 8-13 ms, lasting 5-15 ms) reaches past it; a residue does not.
+        let reach = (crosstalk_reach.1 >= 3.0 * out.noise_rms)
+            .then(|| crosstalk_reach.0.clamp(win.start, win.start + geo.window_len / 4));
         let mut onset = measure::onset(x, win.clone(), &params, &mut self.env);
         // Something already above the onset threshold at the window's start is running in
-        // from before it (no LSR starts that early): a residue. Measure the LSR from where it
-        // has died away, so a residue neither looks like a response nor hides one.
+        // from before it (no LSR starts that early): a residue. Look for the LSR's onset from
+        // where it has died away (or from the crosstalk's reach, whichever comes first), so a
+        // residue neither looks like a response nor hides one.
         let mut from = win.start;
-        if onset.is_some_and(|o| ms_of(o) < earliest) {
-            from = measure::quiet_from(
-                x,
-                win.start,
-                win.end,
-                params.smooth,
-                params.threshold,
-                samples(0.5),
-            );
+        let room = |from: usize| from + geo.sub_len.min(win.len() / 2) < win.end;
+        // A quiet start with an onset traced back before the earliest LSR onset: the trace
+        // went back through noise; look again from the earliest onset.
+        let quiet_start = measure::quiet_from(
+            x,
+            win.start,
+            win.end,
+            params.smooth,
+            params.threshold,
+            samples(0.5),
+        ) == win.start;
+        if quiet_start && onset.is_some_and(|o| ms_of(o) < earliest) {
+            let e = geo.at(frac, f64::from(earliest)).clamp(win.start, win.end);
+            onset = measure::onset(x, e..win.end, &params, &mut self.env);
+        }
+        for _ in 0..3 {
+            let Some(o) = onset.filter(|&o| ms_of(o) < earliest) else {
+                break;
+            };
+            from = match reach {
+                // Inside the crosstalk's reach nothing can be told from its residue.
+                Some(r) if r > from => r,
+                _ => measure::quiet_from(
+                    x,
+                    (o.floor() as usize).max(from),
+                    win.end,
+                    params.smooth,
+                    params.threshold,
+                    samples(0.5),
+                ),
+            };
             out.residue_end_ms = Some(ms_of(from as f64));
-            onset = if from + geo.sub_len.min(win.len() / 2) < win.end {
+            onset = if room(from) {
                 measure::onset(x, from..win.end, &params, &mut self.env)
             } else {
                 None
             };
+            // Already running where the crosstalk ends: a response, onset unknown.
+            if reach == Some(from) && onset.is_some_and(|o| o < from as f64 + 1.0) {
+                onset = None;
+                out.running_at_reach = true;
+            }
         }
-
-        // Whatever the crosstalk fit left behind lives where the crosstalk was: where it was
-        // large enough to leave a visible residue, the sweep is judged on what comes after.
-        // An LSR (onset 8-13 ms, lasting 5-15 ms) reaches past the direct response; a residue
-        // does not.
-        let visible = crosstalk_reach.1 >= 3.0 * out.noise_rms;
-        let judged_from = if visible {
-            let cap = win.start + geo.window_len / 4;
-            from.max(crosstalk_reach.0.clamp(win.start, cap))
-        } else {
-            from
-        };
+        if onset.is_some_and(|o| ms_of(o) < earliest) {
+            onset = None;
+        }
+        let judged_from = from.max(reach.unwrap_or(from));
         if judged_from > from {
             out.crosstalk_end_ms = Some(ms_of(judged_from as f64));
         }
@@ -613,9 +642,18 @@ impl SweepAnalyzer {
             }
             _ => false,
         };
-        let lsr_like = f64::from(m.judged_p2p) >= j.min_lsr_uv && onset_in_range;
-        let matches_baseline = lsr_like && (shape_match || latency_match);
-        let consistent = lsr_like && (ctx.baseline_onset.is_none() || matches_baseline);
+        // An onset may be unreadable (noise, a residue before it): a sweep shaped like this
+        // patient's LSR over the judged part is one all the same.
+        // An onset outside the physiological range is not an LSR's; an onset too small to
+        // read (a small LSR in noise) is no objection: the judged part is past any residue.
+        let onset_ok = m.onset_ms.is_none() || onset_in_range;
+        let lsr_like = f64::from(m.judged_p2p) >= j.min_lsr_uv
+            && (onset_ok || m.running_at_reach || shape_match);
+        // A return must look like this patient's LSR: its shape (a latency alone is matched
+        // by anything that happens to start near it). Staying present may rest on either.
+        let matches_baseline = lsr_like && shape_match;
+        let consistent = lsr_like
+            && (ctx.template_corr.is_none() || ctx.baseline_onset.is_none() || shape_match || latency_match);
         if snr >= present && consistent {
             return Judgement {
                 status: SweepStatus::Present,

@@ -50,6 +50,11 @@ impl RunningLevel {
     }
 }
 
+/// Sweeps' worth of evidence the criterion needs (at least 3).
+fn absent_need(_obs: &Observation, c: &ChannelCriterion) -> usize {
+    (c.evidence_needed().ceil() as usize).max(3)
+}
+
 /// When the average of a disappearance run still shows an LSR: its SNR above `max_snr` and,
 /// once there is a baseline LSR, a correlation with it of at least `min_corr` (best lag
 /// within `lag` samples): a residue repeated in every sweep is above the noise in the
@@ -259,7 +264,9 @@ impl Tracker {
         check: &RunAverageCheck,
     ) -> (Step, f32) {
         let shows = self.criterion.would_declare(obs) && {
-            let n = self.criterion.run_sweeps() + 1;
+            // The run's latest sweeps (twice the evidence needed, at most): an LSR fading
+            // out at the run's start must not hold back a clear absence that followed it.
+            let n = (self.criterion.run_sweeps() + 1).min(2 * absent_need(obs, &self.criterion));
             let off = check.offset.min(geo.window_len.saturating_sub(1));
             let snr = self.run_average_snr(n, geo.noise_len, off, geo, scratch);
             snr.is_finite()

@@ -30,9 +30,9 @@
 use std::ops::Range;
 
 /// Fast time constants tried, ms.
-pub const FAST_TAUS_MS: [f64; 5] = [0.3, 0.5, 0.8, 1.2, 1.8];
+pub const FAST_TAUS_MS: [f64; 8] = [0.2, 0.3, 0.4, 0.55, 0.75, 1.0, 1.3, 1.7];
 /// Slow time constants tried, ms.
-pub const SLOW_TAUS_MS: [f64; 3] = [2.5, 3.5, 5.0];
+pub const SLOW_TAUS_MS: [f64; 6] = [2.0, 2.5, 3.0, 3.5, 4.2, 5.0];
 const TAUS: usize = FAST_TAUS_MS.len() + SLOW_TAUS_MS.len();
 /// Crosstalk taps in the model.
 const TAPS: usize = 3;

@@ -81,6 +81,13 @@ pub struct SimConfig {
     pub extra_channels: Vec<Muscle>,
     /// Runs of lost samples (for testing): their frames are dropped and a gap is announced.
     pub gaps: Vec<Episode>,
+    /// The tidy physiology of lsrmon's first simulator: an artifact that recovers within
+    /// 0.45 ms (gone soon after the blank), crosstalk that is an exact scaled copy of the
+    /// direct response, LSR onsets of 9-10.5 ms, no late component. It flatters a detector
+    /// and is kept only so that the first scenario targets are measured on exactly the
+    /// patients they were set on; everything else (demo, simulate, `lsrmon validate`) uses
+    /// the operating room's harder side (false).
+    pub tidy: bool,
 }
 
 impl Default for SimConfig {
@@ -104,6 +111,7 @@ impl Default for SimConfig {
             stimulus_events: false,
             extra_channels: Vec::new(),
             gaps: Vec::new(),
+            tidy: false,
         }
     }
 }

@@ -317,7 +317,6 @@ impl Physiology {
                 _ => r.range(800.0, 2000.0),
             } * r.sign();
             let art_decay = r.range(0.25e-3, 0.45e-3);
-            let _ = art_amp; // the old artifact draws, kept so later draws stay the same
             let cautery_uv = r.range(8000.0, 30_000.0);
             let muscle = info.muscle;
             let m = (role == SimRole::Direct).then(|| {
@@ -353,14 +352,15 @@ impl Physiology {
                     _ => 1.0,
                 };
                 let p2p_uv = lsr_patient * muscle_factor * (0.1 * r.normal()).exp();
-                let _ = r.range(9.0e-3, 10.5e-3); // the narrower onset range of old
+                let tidy_onset = r.range(9.0e-3, 10.5e-3); // the tidy physiology's onset
                 let jitter_s = r.range(0.2e-3, 0.5e-3);
                 let duration_s = r.range(8.0e-3, 12.0e-3);
                 let cv = r.range(0.2, 0.4);
                 let afterdischarge = r.chance(0.35);
                 let mut rl = Rng::stream(seed, &[S_LATE, slot]);
                 let onset_s = rl.range(8.5e-3, 12.5e-3);
-                let late = rl.chance(0.3).then(|| {
+                let onset_s = if cfg.tidy { tidy_onset } else { onset_s };
+                let late = (!cfg.tidy && rl.chance(0.3)).then(|| {
                     (
                         LateComponent {
                             onset_s: rl.range(25.0e-3, 32.0e-3),
@@ -385,7 +385,22 @@ impl Physiology {
             let crosstalk = (matches!(role, SimRole::Lsr | SimRole::Other)
                 && direct_source.is_some())
             .then(|| {
-                let _ = (r.uniform(), r.uniform()); // the exact copy's gain and lag of old
+                let tidy_gain = match muscle {
+                    Muscle::OrbicularisOris => r.range(0.03, 0.08),
+                    Muscle::Mentalis => r.range(0.01, 0.05),
+                    _ => r.range(0.02, 0.06),
+                };
+                let tidy_lag = r.range(0.0, 0.15e-3);
+                if cfg.tidy {
+                    return CrosstalkModel {
+                        gain: tidy_gain,
+                        lag_s: tidy_lag,
+                        stretch: 1.0,
+                        shape: [1.0; 4],
+                        tail_rel: 0.0,
+                        tail_end_s: 0.0,
+                    };
+                }
                 let mut rx = Rng::stream(seed, &[S_CROSSTALK, slot]);
                 let gain = match muscle {
                     Muscle::OrbicularisOris => rx.log_range(0.03, 0.10),
@@ -395,8 +410,8 @@ impl Physiology {
                 CrosstalkModel {
                     gain,
                     lag_s: rx.range(0.0, 0.6e-3),
-                    stretch: rx.range(1.0, 1.25),
-                    shape: std::array::from_fn(|_| rx.range(0.7, 1.3)),
+                    stretch: rx.range(1.0, 1.15),
+                    shape: std::array::from_fn(|_| rx.range(0.85, 1.15)),
                     tail_rel: if rx.chance(0.6) {
                         rx.range(0.05, 0.25)
                     } else {
@@ -440,7 +455,9 @@ impl Physiology {
                 })
                 .collect();
             artifact_steps.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-            let _ = art_decay;
+            if cfg.tidy {
+                artifact_steps.clear();
+            }
             if role != SimRole::Trigger {
                 mains_share.push((c, share));
             }
@@ -464,6 +481,17 @@ impl Physiology {
                 },
                 artifact: if role == SimRole::Trigger {
                     Artifact::NONE
+                } else if cfg.tidy {
+                    // A charge-balanced recovery of opposite sign, one time constant.
+                    Artifact {
+                        amp_uv: art_amp,
+                        width_s: PULSE_WIDTH_S,
+                        tail_uv: -art_amp * PULSE_WIDTH_S / art_decay,
+                        decay_s: art_decay,
+                        slow_fraction: 0.0,
+                        slow_s: 3.0e-3,
+                        hold_s: 0.0,
+                    }
                 } else {
                     Artifact {
                         amp_uv: pulse_sign * peak,
@@ -572,8 +600,9 @@ impl Physiology {
                     ..Default::default()
                 };
                 if let Some(x) = &ch.crosstalk {
-                    s.xt_gain = (x.gain * xt_mult) as f32;
-                    s.xt_lag_s = (x.lag_s + xt_lag).max(0.0) as f32;
+                    let (m, l) = if cfg.tidy { (1.0, 0.0) } else { (xt_mult, xt_lag) };
+                    s.xt_gain = (x.gain * m) as f32;
+                    s.xt_lag_s = (x.lag_s + l).max(0.0) as f32;
                 }
                 if let Some(m) = &ch.m {
                     s.m_uv = (m.p2p_uv * m_mult * dl) as f32;

@@ -381,3 +381,89 @@ pub fn score(name: &str, truth: &Truth, run: &CaseRun) -> Score {
     }
     sc
 }
+
+#[cfg(test)]
+mod tests {
+    //! The detector's failures that issue 11 named, each pinned on a patient who has the
+    //! pitfall: a slowly recovering artifact (time constant of 1.2 ms or more, often with a
+    //! slower component) and a large, distorted crosstalk.
+    use super::*;
+    use crate::sim::physiology::Physiology;
+    use crate::sim::{Scenario, SimRole};
+
+    /// The first seed whose LSR channels all recover slowly and carry a visible crosstalk.
+    fn hard_patient(scenario: Scenario, seconds: f64) -> SimConfig {
+        (1..400)
+            .map(|seed| SimConfig {
+                scenario,
+                seed,
+                duration_s: seconds,
+                sample_rate_hz: 10_000.0,
+                noise_uv: 3.0,
+                cautery: 1,
+                ..SimConfig::default()
+            })
+            .find(|cfg| {
+                let p = Physiology::new(cfg);
+                p.channels.iter().filter(|c| c.role == SimRole::Lsr).all(|c| {
+                    c.artifact.decay_s >= 1.2e-3
+                        && c.artifact.tail_uv.abs() >= 1000.0
+                        && c.crosstalk.as_ref().is_some_and(|x| x.gain >= 0.03)
+                })
+            })
+            .expect("a patient with slow artifact tails and crosstalk")
+    }
+
+    fn run(cfg: SimConfig) -> (Truth, CaseRun, Score) {
+        let (truth, run) = run_case(cfg, &Settings::default()).unwrap();
+        let sc = score("pitfall", &truth, &run);
+        (truth, run, sc)
+    }
+
+    #[test]
+    fn artifact_tails_and_crosstalk_residue_are_flat_sweeps_not_an_lsr() {
+        let (_, run, sc) = run(hard_patient(Scenario::NoBaseline, 150.0));
+        assert!(sc.clean_absent > 150, "{sc:?}");
+        // Flat sweeps are absent: nothing called present, at most 2 % equivocal.
+        assert_eq!(sc.absent_called_present, 0, "{:?}", sc.problems);
+        assert!(sc.equivocal_fraction() <= 0.02, "{sc:?}");
+        // A channel without a baseline LSR stays so: no appearance on residue.
+        assert!(
+            run.states.is_empty(),
+            "no state change expected: {:?}",
+            run.states
+        );
+        assert_eq!(sc.baseline_wrong, 0, "{:?}", sc.problems);
+    }
+
+    #[test]
+    fn a_disappearance_behind_a_residue_is_declared_fast_and_never_returns() {
+        let (_, run, sc) = run(hard_patient(Scenario::Early, 240.0));
+        assert_eq!(sc.missed, 0, "{:?}", sc.problems);
+        assert_eq!(sc.false_disappearances, 0, "{:?}", sc.problems);
+        assert_eq!(sc.false_returns, 0, "{:?}", sc.problems);
+        let (med, max) = sc.delay_median_max().expect("declared");
+        assert!(med <= 3.0 && max <= 6, "delays {:?}", sc.delays);
+        assert!(
+            !run.states.iter().any(|s| s.state == MonitorState::Present),
+            "{:?}",
+            run.states
+        );
+    }
+
+    #[test]
+    fn a_small_lsr_that_matches_the_baseline_stays_present() {
+        // Partial: the LSR drops to 30-50 % of its baseline and stays.
+        let (_, run, sc) = run(hard_patient(Scenario::Partial, 200.0));
+        assert!(sc.clean_present > 200, "{sc:?}");
+        assert!(
+            sc.present_right as f64 >= 0.95 * sc.clean_present as f64,
+            "{sc:?}"
+        );
+        assert!(
+            !run.states.iter().any(|s| s.state == MonitorState::Absent),
+            "{:?}",
+            run.states
+        );
+    }
+}
