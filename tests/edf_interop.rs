@@ -629,3 +629,83 @@ fn analyze_of_an_export_matches_analyze_of_the_session() {
         }
     }
 }
+
+#[test]
+fn bids_sidecars_describe_the_export() {
+    let dir = scratch_dir("bids");
+    let nwb = dir.join("written.nwb");
+    written_session(&nwb);
+    let s = session(&nwb, "case-0015", "2026-03-02T08:30:00.375");
+    let out = dir.join("sub-0015_task-lsrmonitoring_emg.bdf");
+    let bids = dir.join("bids");
+    lsrmon_ok(&[
+        "export",
+        nwb.to_str().unwrap(),
+        "--bdf",
+        out.to_str().unwrap(),
+        "--bids",
+        bids.to_str().unwrap(),
+    ]);
+    let base = bids.join("sub-0015_task-lsrmonitoring");
+    let read = |suffix: &str| {
+        std::fs::read_to_string(format!("{}{suffix}", base.display()))
+            .unwrap_or_else(|e| panic!("{suffix}: {e}"))
+    };
+    let json: Value = serde_json::from_str(&read("_emg.json")).unwrap();
+    assert_eq!(json["SamplingFrequency"], 2000.0);
+    assert_eq!(json["EMGChannelCount"], 3);
+    assert_eq!(json["TriggerChannelCount"], 1);
+    let frames = s.uv[0].len() as f64;
+    assert!((json["RecordingDuration"].as_f64().unwrap() - frames / 2000.0).abs() < 1e-9);
+    // One row per channel, in the file's order, with the file's unit and step.
+    let channels = read("_channels.tsv");
+    let rows: Vec<Vec<&str>> = channels.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "name",
+            "type",
+            "units",
+            "sampling_frequency",
+            "description",
+            "resolution"
+        ]
+    );
+    assert_eq!(rows.len(), 1 + s.labels.len());
+    let seen = read_with_libraries(&out);
+    for (k, r) in rows[1..].iter().enumerate() {
+        assert_eq!(r[0], s.labels[k]);
+        assert_eq!(
+            r[1],
+            if s.labels[k] == "trigger" {
+                "TRIG"
+            } else {
+                "EMG"
+            }
+        );
+        assert_eq!(r[2], "uV");
+        let step = seen[0].json["steps"][k].as_f64().unwrap();
+        assert!((r[5].parse::<f64>().unwrap() - step).abs() < 1e-12 * step.max(1.0));
+    }
+    // One row per annotation of the file, onsets from the first sample.
+    let events = read("_events.tsv");
+    let rows: Vec<Vec<&str>> = events.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0], ["onset", "duration", "trial_type", "value"]);
+    let got = seen[0].json["annotations"].as_array().unwrap();
+    assert_eq!(rows.len() - 1, got.len());
+    for r in &rows[1..] {
+        let onset: f64 = r[0].parse().unwrap();
+        assert!(
+            got.iter()
+                .any(|a| a[2] == r[3] && (a[0].as_f64().unwrap() - onset).abs() < 1e-6),
+            "events.tsv row {r:?} is not an annotation of the file"
+        );
+        let kind = match r[3] {
+            t if t.starts_with("stimulus") => "stimulus",
+            t if t.starts_with("LSR ") => "state_change",
+            t if t.starts_with("end of recording") => "padding",
+            _ => "marker",
+        };
+        assert_eq!(r[2], kind, "{r:?}");
+    }
+}
