@@ -709,3 +709,55 @@ fn bids_sidecars_describe_the_export() {
         assert_eq!(r[2], kind, "{r:?}");
     }
 }
+
+#[test]
+fn exports_that_cannot_be_made_exit_2_naming_the_file() {
+    let dir = scratch_dir("export_errors");
+    // A session with lost samples: EDF+C promises contiguous records.
+    let gappy = dir.join("gappy.nwb");
+    let info = nwb_common::info(2000.0);
+    let mut w = lsrmon::nwb::SessionWriter::create_with(
+        &gappy,
+        &info,
+        &nwb_common::meta(),
+        "{}",
+        &WriterOptions::default(),
+    )
+    .unwrap();
+    w.append_frames(&nwb_common::frames(1, 0, 4000, 4)).unwrap();
+    w.add_gap(2000, 500);
+    w.commit().unwrap();
+    w.finish().unwrap();
+    let edf = dir.join("good.edf");
+    edf_common::good::write_good(&edf, 3);
+    let out = dir.join("out.edf");
+    let (g, e, o) = (
+        gappy.to_str().unwrap(),
+        edf.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let absent = dir.join("absent.nwb");
+    let a = absent.to_str().unwrap();
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (&["export", g, "--edf", o], g, &["gaps", "EDF+C"]),
+        (&["export", e, "--edf", o], e, &["NWB"]),
+        (&["export", a, "--bdf", o], a, &[]),
+    ];
+    for (args, file, words) in cases {
+        let r = edf_common::lsrmon(args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(file), "{args:?}: {err}");
+        for w in *words {
+            assert!(err.contains(w), "{args:?}: '{w}' missing in {err}");
+        }
+        assert!(!out.exists(), "{args:?} left {o} behind");
+    }
+    // No temporary file is left either.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
