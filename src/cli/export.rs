@@ -191,6 +191,7 @@ pub fn run(g: &GlobalArgs, a: &ExportArgs) -> Result<(), CliError> {
         }
     }
     for m in &markers {
+        // Markers are on the stream's time (from the first sample), as sources give them.
         notes.push(Annotation {
             onset: at(m.time_s),
             duration: None,
