@@ -556,12 +556,8 @@ fn states(a: &Value) -> Vec<(String, String, Vec<Change>)> {
         .collect()
 }
 
-#[test]
-fn analyze_of_an_export_matches_analyze_of_the_session() {
-    let dir = scratch_dir("analyze");
-    let nwb = dir.join("case.nwb");
-    simulate(&nwb, &["--duration", "150", "--cautery", "1"]);
-    let a = analyze(&nwb, &[]);
+/// The longest interval between stimuli of an analysis (one sweep).
+fn sweep_of(a: &Value) -> f64 {
     let mut stim: Vec<f64> = a["sweeps"]
         .as_array()
         .unwrap()
@@ -570,64 +566,144 @@ fn analyze_of_an_export_matches_analyze_of_the_session() {
         .collect();
     stim.sort_by(f64::total_cmp);
     stim.dedup();
-    let sweep = stim.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    stim.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+}
+
+/// `b` has `a`'s stimuli count, markers, channels, final states and state changes, each at
+/// its time and declaration time within one sweep.
+fn assert_same_analysis(what: &str, a: &Value, b: &Value) {
+    let sweep = sweep_of(a);
     assert!(sweep > 0.0, "the case has sweeps");
-    let want = states(&a);
+    assert_eq!(
+        b["counters"]["stimuli"], a["counters"]["stimuli"],
+        "{what}: stimuli"
+    );
+    let marks = |x: &Value| -> Vec<(String, f64)> {
+        x["markers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["label"].as_str().unwrap().into(),
+                    m["time_s"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (gm, wm) = (marks(b), marks(a));
+    assert!(!wm.is_empty(), "the case has markers");
+    assert_eq!(gm.len(), wm.len(), "{what}: markers");
+    for (g, w) in gm.iter().zip(&wm) {
+        assert!(
+            g.0 == w.0 && (g.1 - w.1).abs() < 1e-6,
+            "{what}: marker {g:?} vs {w:?}"
+        );
+    }
+    let (got, want) = (states(b), states(a));
     assert!(
         want.iter().any(|c| !c.2.is_empty()),
         "the case has state changes"
     );
+    assert_eq!(got.len(), want.len(), "{what}: channels");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.0, &g.1),
+            (&w.0, &w.1),
+            "{what}: channel and final state"
+        );
+        let gs: Vec<&str> = g.2.iter().map(|e| e.0.as_str()).collect();
+        let ws: Vec<&str> = w.2.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(gs, ws, "{what}: '{}' state changes", g.0);
+        for (ge, we) in g.2.iter().zip(&w.2) {
+            assert!(
+                (ge.1 - we.1).abs() <= sweep && (ge.2 - we.2).abs() <= sweep,
+                "{what}: '{}' {}: at {} / declared {} vs {} / {} (one sweep is {sweep} s)",
+                g.0,
+                ge.0,
+                ge.1,
+                ge.2,
+                we.1,
+                we.2
+            );
+        }
+    }
+}
+
+#[test]
+fn analyze_of_an_export_matches_analyze_of_the_session() {
+    let dir = scratch_dir("analyze");
+    let nwb = dir.join("case.nwb");
+    simulate(&nwb, &["--duration", "150", "--cautery", "1"]);
+    let a = analyze(&nwb, &[]);
     for ext in ["edf", "bdf"] {
         let out = dir.join(format!("case.{ext}"));
         export(&nwb, &out);
         let b = analyze(&out, &[]);
         assert_eq!(
-            b["counters"]["stimuli"], a["counters"]["stimuli"],
-            "{ext}: stimuli"
+            b["source"]["stimulus_timing"],
+            a["source"]["stimulus_timing"]
         );
-        let marks = |x: &Value| -> Vec<(String, f64)> {
-            x["markers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| {
-                    (
-                        m["label"].as_str().unwrap().into(),
-                        m["time_s"].as_f64().unwrap(),
-                    )
-                })
-                .collect()
-        };
-        let (gm, wm) = (marks(&b), marks(&a));
-        assert!(!wm.is_empty(), "the case has markers");
-        assert_eq!(gm.len(), wm.len(), "{ext}: markers");
-        for (g, w) in gm.iter().zip(&wm) {
-            assert!(
-                g.0 == w.0 && (g.1 - w.1).abs() < 1e-6,
-                "{ext}: marker {g:?} vs {w:?}"
+        assert_same_analysis(ext, &a, &b);
+    }
+
+    // Without the stimulus annotations (rewritten by edfio): the stimuli come from the
+    // trigger channel, or, with the trigger channel left out, from a --stimuli table.
+    let edf = dir.join("case.edf");
+    let bare = dir.join("bare.edf");
+    let code = "import edfio, sys\n\
+        e = edfio.read_edf(sys.argv[1])\n\
+        e.set_annotations([a for a in e.annotations if not a.text.startswith('stimulus')])\n\
+        e.write(sys.argv[2])\n";
+    let out = nwb_common::command(edf_common::python())
+        .args(["-W", "ignore", "-c", code])
+        .args([&edf, &bare])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = analyze(&bare, &[]);
+    assert_eq!(
+        b["source"]["stimulus_timing"], "trigger channel",
+        "{}",
+        b["source"]
+    );
+    assert_same_analysis("trigger channel", &a, &b);
+
+    let table = dir.join("stimuli.csv");
+    let mut csv = String::from("time_s,branch\n");
+    let mut seen = std::collections::BTreeSet::new();
+    for s in a["sweeps"].as_array().unwrap() {
+        if seen.insert(s["stim_index"].as_u64().unwrap()) {
+            csv += &format!(
+                "{},{}\n",
+                s["stim_time_s"].as_f64().unwrap(),
+                s["branch"].as_str().unwrap()
             );
         }
-        let got = states(&b);
-        assert_eq!(got.len(), want.len(), "{ext}: channels");
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!((&g.0, &g.1), (&w.0, &w.1), "{ext}: channel and final state");
-            let gs: Vec<&str> = g.2.iter().map(|e| e.0.as_str()).collect();
-            let ws: Vec<&str> = w.2.iter().map(|e| e.0.as_str()).collect();
-            assert_eq!(gs, ws, "{ext}: '{}' state changes", g.0);
-            for (ge, we) in g.2.iter().zip(&w.2) {
-                assert!(
-                    (ge.1 - we.1).abs() <= sweep && (ge.2 - we.2).abs() <= sweep,
-                    "{ext}: '{}' {}: at {} / declared {} vs {} / {} (one sweep is {sweep} s)",
-                    g.0,
-                    ge.0,
-                    ge.1,
-                    ge.2,
-                    we.1,
-                    we.2
-                );
-            }
+    }
+    std::fs::write(&table, csv).unwrap();
+    let mut args: Vec<String> = Vec::new();
+    for c in a["source"]["channels"].as_array().unwrap() {
+        if c["role"] == "emg" {
+            args.push("--channel".into());
+            args.push(format!(
+                "{}:{}:emg",
+                c["label"].as_str().unwrap(),
+                c["muscle"].as_str().unwrap()
+            ));
         }
     }
+    args.push("--stimuli".into());
+    args.push(table.to_str().unwrap().into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let b = analyze(&bare, &args);
+    assert_eq!(b["source"]["channels"].as_array().unwrap().len(), 3);
+    assert_eq!(b["source"]["stimulus_timing"], "stimulus events");
+    assert_same_analysis("--stimuli table", &a, &b);
 }
 
 #[test]
