@@ -46,13 +46,14 @@ fn simulate(out: &Path, extra: &[&str]) {
         out.to_str().unwrap(),
         "--scenario",
         "abrupt",
-        "--rate",
-        "5000",
         "--seed",
         "7",
         "--overwrite",
     ];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--rate") {
+        args.extend_from_slice(&["--rate", "5000"]);
+    }
     lsrmon_ok(&args);
 }
 
@@ -482,9 +483,13 @@ fn compare(file: &Path, s: &Session) {
 
 fn cases(dir: &Path) -> Vec<(PathBuf, Session)> {
     let sim = dir.join("sim_i16.nwb");
-    simulate(&sim, &["--duration", "40"]);
+    // Past 214.7 s: onsets beyond what 32-bit counters of 100 ns ticks hold.
+    simulate(&sim, &["--duration", "220"]);
     let f32 = dir.join("sim_f32.nwb");
     simulate(&f32, &["--duration", "20", "--sample-format", "f32"]);
+    // 44.1 kHz: records of 0.1 s (4410 samples; not the 1-s records readers often assume).
+    let cd = dir.join("sim_44k.nwb");
+    simulate(&cd, &["--duration", "10", "--rate", "44100"]);
     let written = dir.join("written.nwb");
     written_session(&written);
     let shifted = dir.join("shifted.nwb");
@@ -497,6 +502,10 @@ fn cases(dir: &Path) -> Vec<(PathBuf, Session)> {
         (
             f32.clone(),
             session(&f32, "sim-abrupt-7", "2026-01-01T08:00:00"),
+        ),
+        (
+            cd.clone(),
+            session(&cd, "sim-abrupt-7", "2026-01-01T08:00:00"),
         ),
         (
             written.clone(),
