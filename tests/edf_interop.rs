@@ -656,6 +656,25 @@ fn analyze_of_an_export_matches_analyze_of_the_session() {
         assert_same_analysis(ext, &a, &b);
     }
 
+    // replay too: the same channels end in the same states.
+    let finals = |f: &Path| -> Vec<String> {
+        let out = lsrmon_ok(&[
+            "replay",
+            f.to_str().unwrap(),
+            "--fast",
+            "--headless",
+            "--changes-only",
+        ]);
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| l.contains(" final "))
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let want = finals(&nwb);
+    assert!(!want.is_empty(), "replay prints a summary");
+    assert_eq!(finals(&dir.join("case.bdf")), want, "replay of the export");
+
     // Without the stimulus annotations (rewritten by edfio): the stimuli come from the
     // trigger channel, or, with the trigger channel left out, from a --stimuli table.
     let edf = dir.join("case.edf");
