@@ -191,6 +191,7 @@ pub fn run(g: &GlobalArgs, a: &ExportArgs) -> Result<(), CliError> {
         }
     }
     for m in &markers {
+        // Markers are on the stream's time (from the first sample), as sources give them.
         notes.push(Annotation {
             onset: at(m.time_s),
             duration: None,
@@ -345,8 +346,9 @@ pub fn run(g: &GlobalArgs, a: &ExportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The largest record duration up to 1 s (else up to 10 s) that holds a whole number of
-/// samples, preferring records of at most 61 440 bytes.
+/// The longest record duration (of a fixed list, 10 s down to 0.01 s) that holds a whole
+/// number of samples in at most 61 440 bytes; if none is that small, the shortest that holds
+/// whole samples; rates that fit no duration up to 1 s get 2, 5 or 10 s.
 fn record_duration(rate: f64, bytes_per_frame: usize) -> Option<(i64, usize)> {
     const CANDIDATES: [i64; 14] = [
         10_000_000,

@@ -303,10 +303,16 @@ impl Header {
                     format!("{physical_max}, equal to the physical minimum"),
                 ));
             }
-            if spr < 1 || spr as usize > MAX_RECORD_BYTES {
+            if spr < 1 {
                 return Err(err(
                     format!("number of samples in each data record of {name}"),
                     format!("{spr}, expected at least 1"),
+                ));
+            }
+            if spr as usize > MAX_RECORD_BYTES / if bdf { 3 } else { 2 } {
+                return Err(err(
+                    format!("number of samples in each data record of {name}"),
+                    format!("{spr} makes data records of more than {MAX_RECORD_BYTES} bytes"),
                 ));
             }
             signals.push(SignalHeader {

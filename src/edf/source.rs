@@ -159,11 +159,18 @@ impl EdfSource {
             .filter(|c| c.3 == Role::Emg)
             .map(|c| c.0)
             .collect();
-        let spr = match emg.first() {
-            Some(&i) => spr_of(i),
-            None => spr_of(chosen.first().map_or(ordinary[0], |c| c.0)),
+        // Named channels must agree; otherwise the EMG channels are the signals at the
+        // highest rate among those that look like EMG (EMG is sampled fastest), and slower
+        // signals (respiration, temperature, ...) are left out below.
+        let spr = match (channels, emg.first()) {
+            (Some(_), Some(&i)) => spr_of(i),
+            (None, Some(_)) => emg.iter().map(|&i| spr_of(i)).max().unwrap_or(1),
+            (_, None) => spr_of(chosen.first().map_or(ordinary[0], |c| c.0)),
         };
-        if let Some(&j) = emg.iter().find(|&&j| spr_of(j) != spr) {
+        if let Some(&j) = emg
+            .iter()
+            .find(|&&j| channels.is_some() && spr_of(j) != spr)
+        {
             return Err(invalid(format!(
                 "the EMG channels must share one sample rate, but '{}' is at {} Hz and '{}' at {} Hz; \
                  name the channels to analyse with --channel LABEL:MUSCLE:ROLE",
@@ -241,27 +248,47 @@ impl EdfSource {
         }
         let columns: Vec<usize> = used.iter().map(|c| offs[c.0]).collect();
 
-        // The annotation signal of every record: starts, annotations.
+        // The annotation signals of every record: starts (from the first annotation
+        // signal's time-keeping TAL), annotations (from every annotation signal: EDFlib
+        // writes a record's second annotation into the second annotation signal).
         let mut segments = vec![Segment {
             record: 0,
             start: 0,
         }];
         let mut annotations: Vec<Annotation> = Vec::new();
-        if let Some(a) = header.annotation_signal() {
-            let n = header.signals[a].samples_per_record * header.sample_bytes();
-            let mut buf = vec![0u8; n];
+        let annotation_signals: Vec<usize> = (0..header.signals.len())
+            .filter(|&i| header.signals[i].annotation)
+            .collect();
+        if let Some(&a) = annotation_signals.first() {
+            let bytes_of = |i: usize| header.signals[i].samples_per_record * header.sample_bytes();
+            let mut buf = Vec::new();
             let mut f = File::open(path).map_err(io)?;
             let mut expected: Option<i64> = None;
             segments.clear();
             for r in 0..header.records {
-                f.seek(SeekFrom::Start(len as u64 + r * rb + offs[a] as u64))
-                    .map_err(io)?;
-                f.read_exact(&mut buf).map_err(io)?;
-                let tals = parse_record(&buf).map_err(|e| EdfError::Field {
-                    file: path.to_path_buf(),
-                    field: format!("annotations of data record {}", r + 1),
-                    problem: e,
-                })?;
+                let mut read_tals = |i: usize| -> Result<_, EdfError> {
+                    buf.resize(bytes_of(i), 0);
+                    f.seek(SeekFrom::Start(len as u64 + r * rb + offs[i] as u64))
+                        .map_err(io)?;
+                    f.read_exact(&mut buf).map_err(io)?;
+                    parse_record(&buf).map_err(|e| EdfError::Field {
+                        file: path.to_path_buf(),
+                        field: format!(
+                            "annotations of data record {}{}",
+                            r + 1,
+                            if i == a {
+                                String::new()
+                            } else {
+                                format!(" (signal {})", i + 1)
+                            }
+                        ),
+                        problem: e,
+                    })
+                };
+                let tals = read_tals(a)?;
+                for &i in &annotation_signals[1..] {
+                    annotations.extend(read_tals(i)?.annotations);
+                }
                 let start = match (tals.start, expected) {
                     (Some(s), _) => s,
                     (None, Some(e)) => e,
@@ -348,6 +375,8 @@ impl EdfSource {
                             (n.record * spr64) as f64
                         })
                 });
+                // On the stream's time (from the first sample), as every source gives
+                // markers.
                 markers.push(Marker {
                     time_s: f / rate,
                     label: a.text.clone(),
