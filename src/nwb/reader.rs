@@ -343,6 +343,14 @@ impl NwbSource {
         self.settings.clone()
     }
 
+    /// The pseudonymous subject id (`/general/subject/subject_id`), if the file has one.
+    pub fn subject_id(&self) -> Option<String> {
+        let ds = self._file.dataset("general/subject/subject_id").ok()?;
+        let id = super::h5util::read_str(&ds).ok()?;
+        let id = id.trim();
+        (!id.is_empty()).then(|| id.to_string())
+    }
+
     /// The named counters the recording stored at its end.
     pub fn recorded_counters(&self) -> Vec<(String, u64)> {
         self.counters.clone()
