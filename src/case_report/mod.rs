@@ -23,6 +23,9 @@ pub mod traces;
 pub mod verdict;
 pub mod words;
 
+#[cfg(test)]
+mod sim_tests;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
