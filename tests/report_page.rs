@@ -426,3 +426,37 @@ fn bad_input_gives_a_page_that_says_so_or_exit_code_2() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn live_writes_the_report_when_the_case_ends() {
+    let work = dir("live");
+    let page = work.join("live.html");
+    let out = lsrmon(&[
+        "live",
+        "--simulate",
+        "--speed",
+        "100",
+        "--duration",
+        "150",
+        "--rate",
+        "5000",
+        "--changes-only",
+        "--subject",
+        "case-live-7",
+        "--report",
+        s(&page),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = unescape(&std::fs::read_to_string(&page).unwrap());
+    assert!(html.contains("case-live-7"));
+    let v = verdicts(&html);
+    assert_eq!(v.len(), 2, "{v:?}");
+    for line in &v {
+        assert!(line.contains("after \"pad placed\""), "{line}");
+    }
+    assert!(html.contains("gone after decompression"));
+}
