@@ -115,6 +115,8 @@ pub fn overlay(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
         ch.configure_mesh()
             .x_desc("ms after the stimulus")
             .y_desc("µV")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, 11))
             .light_line_style(WHITE)
             .draw()
@@ -245,11 +247,13 @@ pub fn trend(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
             .label_style((FONT, 11))
             .light_line_style(WHITE)
             .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(err("trend"))?;
         if base.is_some() {
             ch.configure_secondary_axes()
                 .y_desc("% of baseline")
+                .y_label_formatter(&|v| format!("{v:.0}"))
                 .label_style((FONT, 11))
                 .draw()
                 .map_err(err("trend"))?;
@@ -321,6 +325,8 @@ pub fn trend(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
         dc.configure_mesh()
             .x_desc("minutes from the start of the recording")
             .y_desc("direct µV")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, 11))
             .light_line_style(WHITE)
             .y_labels(3)
@@ -372,6 +378,7 @@ pub fn cascade(r: &CaseReport, m: &MuscleReport, c: &CascadeModel) -> Result<Str
             .map_err(err("cascade"))?;
         ch.configure_mesh()
             .x_desc("ms after the stimulus")
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .disable_y_mesh()
             .disable_y_axis()
             .label_style((FONT, 11))
