@@ -460,3 +460,80 @@ fn live_writes_the_report_when_the_case_ends() {
     }
     assert!(html.contains("gone after decompression"));
 }
+
+#[test]
+fn edf_input_shows_only_the_patient_code_never_a_name_or_birth_date() {
+    let work = dir("edf");
+    let nwb = work.join("case.nwb");
+    simulate(&nwb, "abrupt", 1);
+    let edf = work.join("case.edf");
+    let out = lsrmon(&["export", s(&nwb), "--edf", s(&edf)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An EDF+ patient field as other systems write it: code, sex, birth date, name.
+    let mut bytes = std::fs::read(&edf).unwrap();
+    let patient = format!("{:<80}", "P-0017 M 02-MAR-1960 Smith_John");
+    bytes[8..88].copy_from_slice(patient.as_bytes());
+    std::fs::write(&edf, &bytes).unwrap();
+    let page = work.join("case.html");
+    let out = report(&edf, &page);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("P-0017"));
+    for never in ["Smith", "John", "1960", "02-MAR"] {
+        assert!(!html.contains(never), "the page shows '{never}'");
+    }
+    assert_eq!(verdicts(&html).len(), 2);
+}
+
+#[test]
+fn a_session_without_samples_is_a_clear_error() {
+    let work = dir("empty");
+    let info = SourceInfo {
+        sample_rate_hz: 5000.0,
+        channels: vec![channel("mentalis", Muscle::Mentalis)],
+        sample_format: SampleFormat::I16,
+        description: "test: empty".into(),
+        stimulus_events: false,
+        total_frames: None,
+    };
+    let meta = SessionMeta::new(
+        "0f0e0d0c-0b0a-4909-8807-0605040302aa",
+        "2026-03-02T08:30:00+09:00",
+        "case-empty",
+    );
+    let nwb = work.join("empty.nwb");
+    SessionWriter::create(&nwb, &info, &meta, "")
+        .unwrap()
+        .finish()
+        .unwrap();
+    let page = work.join("empty.html");
+    let out = report(&nwb, &page);
+    let err = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        // Either the reader refuses it (exit 2, the file named, nothing written) ...
+        Some(2) => {
+            assert!(err.contains("empty.nwb"), "{err}");
+            assert!(!page.exists());
+        }
+        // ... or the page says the recording is empty.
+        Some(0) => {
+            let html = std::fs::read_to_string(&page).unwrap();
+            assert!(html.contains("The recording is empty"));
+        }
+        other => panic!("exit {other:?}: {err}"),
+    }
+    let left: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
