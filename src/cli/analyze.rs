@@ -97,6 +97,18 @@ impl Input {
         }
     }
 
+    /// What recorded the signal, as the file says (else how the file is read).
+    pub fn device(&self) -> String {
+        let read = self.info().description.clone();
+        match self {
+            Self::Nwb(s) => match s.series_description() {
+                Some(d) => format!("{d}; read from {read}"),
+                None => read,
+            },
+            Self::Edf(_) => read,
+        }
+    }
+
     /// The detection settings the recording used (NWB files lsrmon wrote).
     pub fn recorded_settings(&self) -> Option<String> {
         match self {
@@ -294,6 +306,7 @@ pub fn analyse_file_with(
 ) -> Result<(Analysis, FileFacts), CliError> {
     let source = open(path, opts)?;
     let subject_id = source.subject_id();
+    let device = source.device();
     let (settings, from) = settings_for(g, &source)?;
     let offset = source.starting_time_s();
     let mut source = with_table(source, stimuli, &settings)?;
@@ -344,7 +357,7 @@ pub fn analyse_file_with(
     );
     let facts = FileFacts {
         subject_id,
-        device: info.description.clone(),
+        device,
         settings_from: from,
         offset_s: offset,
     };

@@ -55,6 +55,7 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
     let source = open(&a.file, &opts)?;
     let (settings, from) = settings_for(g, &source)?;
     let subject_id = source.subject_id();
+    let device = source.device();
     let offset_s = source.starting_time_s();
     let source = with_table(source, a.stimuli.as_deref(), &settings)?;
     let info = source.info().clone();
@@ -116,7 +117,7 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
                 markers: &markers,
                 facts: CaseFacts {
                     subject_id,
-                    device: info.description.clone(),
+                    device,
                     settings_from: from.to_string(),
                     offset_s,
                     results_lost: 0,
