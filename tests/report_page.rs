@@ -537,3 +537,25 @@ fn a_session_without_samples_is_a_clear_error() {
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
 }
+
+#[test]
+fn an_unwritable_destination_is_refused_before_any_work() {
+    let work = dir("dest");
+    let nwb = work.join("missing-input-is-not-read.nwb");
+    for cmd in [
+        vec!["report", s(&nwb), "-o"],
+        vec!["replay", s(&nwb), "--fast", "--headless", "--report"],
+    ] {
+        let mut args = cmd.clone();
+        let dest = work.join("no-such-dir").join("case.html");
+        args.push(s(&dest));
+        let out = lsrmon(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Refused for the destination, not for the (missing) input: nothing was read.
+        assert!(
+            err.contains("no-such-dir") && err.contains("does not exist"),
+            "{err}"
+        );
+    }
+}

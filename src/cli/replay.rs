@@ -51,6 +51,9 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
             a.speed
         )));
     }
+    if let Some(dest) = &a.report {
+        super::report::check_destination(dest)?;
+    }
     let opts = read_options(&a.series, &a.channels)?;
     let source = open(&a.file, &opts)?;
     let (settings, from) = settings_for(g, &source)?;

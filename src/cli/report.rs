@@ -41,10 +41,34 @@ pub struct ReportArgs {
     pub stimuli: Option<PathBuf>,
 }
 
+/// Refuses, before any work, a page destination that cannot be written: a directory, or a
+/// file in a directory that does not exist.
+pub fn check_destination(path: &Path) -> Result<(), CliError> {
+    if path.is_dir() {
+        return Err(CliError::bad_input(format!(
+            "{}: is a directory; give the page's file name (CASE.html)",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(CliError::bad_input(format!(
+            "{}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The pages to write: (input, output) pairs.
 fn destinations(a: &ReportArgs) -> Result<Vec<(PathBuf, PathBuf)>, CliError> {
     let batch = a.files.len() > 1 || a.output.is_dir();
     if !batch {
+        check_destination(&a.output)?;
         return Ok(vec![(a.files[0].clone(), a.output.clone())]);
     }
     if a.output.exists() && !a.output.is_dir() {

@@ -127,6 +127,9 @@ fn site_config(g: &GlobalArgs) -> Result<SiteConfig, CliError> {
 
 /// Runs a live session; `typed` says which of the shared options were given explicitly.
 pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliError> {
+    if let Some(dest) = &a.report {
+        super::report::check_destination(dest)?;
+    }
     let site = site_config(g)?;
     let settings = site.detection.clone();
     let stop = Arc::new(AtomicBool::new(false));
