@@ -278,9 +278,7 @@ pub fn trend(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
                 [(0.0, b), (x1, b)],
                 BASELINE.mix(0.6).stroke_width(1),
             ))
-            .map_err(err("trend"))?
-            .label("baseline amplitude")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BASELINE));
+            .map_err(err("trend"))?;
         }
         // Markers: a vertical line and the label, staggered so neighbours do not overlap.
         for (i, mk) in r.markers.iter().enumerate() {
@@ -303,16 +301,8 @@ pub fn trend(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
             .iter()
             .filter_map(|b| b.p2p.map(|v| (0.5 * (b.t0 + b.t1) / 60.0, v.min(top))))
             .collect();
+        // (The key is under the plot, in the page: a legend box would hide markers.)
         ch.draw_series(LineSeries::new(pts.iter().copied(), FINAL.stroke_width(1)))
-            .map_err(err("trend"))?
-            .label("LSR p2p (judged sweeps)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], FINAL));
-        ch.configure_series_labels()
-            .label_font((FONT, 11))
-            .background_style(WHITE.mix(0.85))
-            .border_style(GREY)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
             .map_err(err("trend"))?;
 
         let mut dc = ChartBuilder::on(&lower)
