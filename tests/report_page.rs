@@ -10,6 +10,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lsrmon::model::{ChannelInfo, Muscle, Role, SampleFormat};
@@ -25,12 +26,28 @@ fn dir(name: &str) -> PathBuf {
     d
 }
 
+/// Held while a child process is started and while a session file is written in this
+/// process. The HDF5 library opens files without close-on-exec, so a child forked while a test
+/// writes a file would inherit its descriptor, and with it the file's lock, for its whole
+/// life (a chromium of another test would keep the file "locked" for `lsrmon report`).
+static FORK: Mutex<()> = Mutex::new(());
+
+fn fork_guard() -> MutexGuard<'static, ()> {
+    FORK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn lsrmon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsrmon"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    let child = {
+        let _g = fork_guard();
+        Command::new(env!("CARGO_BIN_EXE_lsrmon"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -53,12 +70,14 @@ fn tool(name: &str) -> PathBuf {
 
 /// Runs a command to its end, killing it after `limit`.
 fn run_limited(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = {
+        let _g = fork_guard();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -337,6 +356,7 @@ fn write_without_stimuli(path: &Path) {
         "2026-03-02T08:30:00+09:00",
         "case-nostim",
     );
+    let _g = fork_guard();
     let mut w = SessionWriter::create(path, &info, &meta, "").unwrap();
     let mut x = 12345u64;
     let frames: Vec<f32> = (0..100_000 * 2)
@@ -510,10 +530,13 @@ fn a_session_without_samples_is_a_clear_error() {
         "case-empty",
     );
     let nwb = work.join("empty.nwb");
-    SessionWriter::create(&nwb, &info, &meta, "")
-        .unwrap()
-        .finish()
-        .unwrap();
+    {
+        let _g = fork_guard();
+        SessionWriter::create(&nwb, &info, &meta, "")
+            .unwrap()
+            .finish()
+            .unwrap();
+    }
     let page = work.join("empty.html");
     let out = report(&nwb, &page);
     let err = String::from_utf8_lossy(&out.stderr);
