@@ -24,6 +24,7 @@
 //!   the per-channel state machine; [`detect::Engine`] ties them together.
 //! - [`pipeline`]: the threads, rings and channels around the engine.
 //! - [`report`]: what the headless run prints.
+//! - [`case_report`]: the case report, one self-contained HTML page per case.
 //! - [`dashboard`]: the terminal dashboard (verdict banners, sweeps, trend, health).
 //!
 //! Every stage follows one rule: a constructor (`new`/`prepare`) may allocate, `process` may
@@ -32,6 +33,7 @@
 pub mod acquisition;
 pub mod analysis;
 pub mod anatomy;
+pub mod case_report;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

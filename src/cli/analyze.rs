@@ -82,6 +82,33 @@ impl Input {
         }
     }
 
+    /// The pseudonymous subject id: the NWB subject id, or the patient code of an EDF+
+    /// header (its first field; never the name or birth date that follow it).
+    pub fn subject_id(&self) -> Option<String> {
+        match self {
+            Self::Nwb(s) => s.subject_id(),
+            Self::Edf(s) => s
+                .header()
+                .patient
+                .split_whitespace()
+                .next()
+                .filter(|c| *c != "X")
+                .map(str::to_string),
+        }
+    }
+
+    /// What recorded the signal, as the file says (else how the file is read).
+    pub fn device(&self) -> String {
+        let read = self.info().description.clone();
+        match self {
+            Self::Nwb(s) => match s.series_description() {
+                Some(d) => format!("{d}; read from {read}"),
+                None => read,
+            },
+            Self::Edf(_) => read,
+        }
+    }
+
     /// The detection settings the recording used (NWB files lsrmon wrote).
     pub fn recorded_settings(&self) -> Option<String> {
         match self {
@@ -253,7 +280,33 @@ pub fn analyse_file(
     stimuli: Option<&Path>,
     bars: Option<&MultiProgress>,
 ) -> Result<Analysis, CliError> {
+    analyse_file_with(g, path, opts, stimuli, bars, &mut |_| {}).map(|(a, _)| a)
+}
+
+/// What a file says about its case besides the signal (for the case report).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileFacts {
+    pub subject_id: Option<String>,
+    /// The source's own description (device, or simulated patient).
+    pub device: String,
+    /// Where the settings came from.
+    pub settings_from: &'static str,
+    /// The series' starting time: stream time + this = file time.
+    pub offset_s: f64,
+}
+
+/// Analyses one file, handing every engine event to `sink` as well.
+pub fn analyse_file_with(
+    g: &GlobalArgs,
+    path: &Path,
+    opts: &ReadOptions,
+    stimuli: Option<&Path>,
+    bars: Option<&MultiProgress>,
+    sink: &mut dyn FnMut(&crate::detect::EngineEvent),
+) -> Result<(Analysis, FileFacts), CliError> {
     let source = open(path, opts)?;
+    let subject_id = source.subject_id();
+    let device = source.device();
     let (settings, from) = settings_for(g, &source)?;
     let offset = source.starting_time_s();
     let mut source = with_table(source, stimuli, &settings)?;
@@ -274,7 +327,10 @@ pub fn analyse_file(
         &mut source,
         &mut engine,
         block,
-        &mut |e| collector.push(e),
+        &mut |e| {
+            collector.push(e);
+            sink(e);
+        },
         &mut |n| {
             frames = n;
             bar.set_position(n);
@@ -289,7 +345,7 @@ pub fn analyse_file(
         engine.counters().stimuli,
         engine.timing_name()
     );
-    Ok(collector.finish(
+    let analysis = collector.finish(
         &path.display().to_string(),
         &info,
         &settings,
@@ -298,7 +354,14 @@ pub fn analyse_file(
         engine.counters(),
         frames,
         offset,
-    ))
+    );
+    let facts = FileFacts {
+        subject_id,
+        device,
+        settings_from: from,
+        offset_s: offset,
+    };
+    Ok((analysis, facts))
 }
 
 pub fn run(g: &GlobalArgs, a: &AnalyzeArgs) -> Result<(), CliError> {

@@ -37,6 +37,9 @@ pub enum Command {
     Analyze(super::analyze::AnalyzeArgs),
     /// Play a session file through the live pipeline.
     Replay(super::replay::ReplayArgs),
+    /// Write the case report: one self-contained HTML page per case (-o CASE.html, or -o DIR
+    /// for several files).
+    Report(super::report::ReportArgs),
     /// Write a session as EDF+C (--edf) or BDF+C (--bdf) for EDFbrowser, MNE and other tools.
     Export(super::export::ExportArgs),
     /// Score the detector on random simulated patients and long false-alarm cases (the

@@ -6,6 +6,7 @@
 //! | `simulate` | writes a session file from the simulated patient |
 //! | `analyze`  | analyses session files headless (`--json`, `--csv`) |
 //! | `replay`   | plays a session file through the live pipeline |
+//! | `report`   | writes the case report, one HTML page per case |
 //! | `export`   | writes a session as EDF+ or BDF+ (optionally with BIDS-EMG sidecars) |
 //! | `recover`  | repairs a session file whose recorder died |
 //! | `validate` | scores the detector on random simulated patients (`docs/validation.md`) |
@@ -28,6 +29,7 @@ mod live;
 mod progress;
 mod recover;
 mod replay;
+mod report;
 mod simulate;
 mod validate;
 
@@ -47,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(&cli.global, &a),
         Command::Analyze(a) => analyze::run(&cli.global, &a),
         Command::Replay(a) => replay::run(&cli.global, &a),
+        Command::Report(a) => report::run(&cli.global, &a),
         Command::Export(a) => export::run(&cli.global, &a),
         Command::Validate(a) => validate::run(&cli.global, &a),
         Command::Recover(a) => recover::run(&a),

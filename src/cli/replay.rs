@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::case_report::CaseFacts;
 use crate::detect::Engine;
 use crate::pipeline::{self, Backpressure, Pace, PipelineConfig};
 
@@ -37,6 +38,9 @@ pub struct ReplayArgs {
     /// Stimulus times from a table (see `analyze --help`).
     #[arg(long, value_name = "FILE.csv")]
     pub stimuli: Option<PathBuf>,
+    /// Also write the case report (one HTML page) here when the replay ends.
+    #[arg(long, value_name = "CASE.html")]
+    pub report: Option<PathBuf>,
 }
 
 pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
@@ -47,9 +51,15 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
             a.speed
         )));
     }
+    if let Some(dest) = &a.report {
+        super::report::check_destination(dest)?;
+    }
     let opts = read_options(&a.series, &a.channels)?;
     let source = open(&a.file, &opts)?;
     let (settings, from) = settings_for(g, &source)?;
+    let subject_id = source.subject_id();
+    let device = source.device();
+    let offset_s = source.starting_time_s();
     let source = with_table(source, a.stimuli.as_deref(), &settings)?;
     let info = source.info().clone();
     let markers = source.markers();
@@ -71,11 +81,18 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
         ..PipelineConfig::default()
     };
     let running = pipeline::spawn(source, engine, cfg);
-    super::headless::monitor(
+    let (running, tapped) = match &a.report {
+        Some(_) => {
+            let (r, h) = super::report::tap(running, &info, cfg.output_capacity)?;
+            (r, Some(h))
+        }
+        None => (running, None),
+    };
+    let monitored = super::headless::monitor(
         running,
         &info,
         &settings,
-        markers,
+        markers.clone(),
         super::headless::Monitor {
             headless: a.headless,
             every_sweep: !a.changes_only,
@@ -89,5 +106,27 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
             ring_frames: cfg.ring_frames,
             command: "replay",
         },
-    )
+    );
+    if let (Some(dest), Some(h)) = (&a.report, tapped) {
+        let path = a.file.display().to_string();
+        super::report::finish_tapped(
+            dest,
+            h,
+            super::report::RunFacts {
+                path: &path,
+                info: &info,
+                settings: &settings,
+                timing,
+                markers: &markers,
+                facts: CaseFacts {
+                    subject_id,
+                    device,
+                    settings_from: from.to_string(),
+                    offset_s,
+                    results_lost: 0,
+                },
+            },
+        )?;
+    }
+    monitored
 }

@@ -343,6 +343,23 @@ impl NwbSource {
         self.settings.clone()
     }
 
+    /// The pseudonymous subject id (`/general/subject/subject_id`), if the file has one.
+    pub fn subject_id(&self) -> Option<String> {
+        let ds = self._file.dataset("general/subject/subject_id").ok()?;
+        let id = super::h5util::read_str(&ds).ok()?;
+        let id = id.trim();
+        (!id.is_empty()).then(|| id.to_string())
+    }
+
+    /// The series' own description (for files lsrmon wrote: the device or simulated patient
+    /// it was recorded from), if it has one.
+    pub fn series_description(&self) -> Option<String> {
+        let g = self._file.group(&self.series.path).ok()?;
+        let d = super::h5util::attr_text(&g, "description")?;
+        let d = d.trim();
+        (!d.is_empty()).then(|| d.trim_start_matches("raw EMG: ").to_string())
+    }
+
     /// The named counters the recording stored at its end.
     pub fn recorded_counters(&self) -> Vec<(String, u64)> {
         self.counters.clone()

@@ -97,6 +97,9 @@ pub struct LiveArgs {
     /// At the end, write the run's results (lsrmon.analysis/1 JSON) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub json: Option<PathBuf>,
+    /// At the end, write the case report (one HTML page) to this file.
+    #[arg(long, value_name = "CASE.html")]
+    pub report: Option<PathBuf>,
     /// Simulated patient only: playback speed (1 = real time).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
@@ -124,6 +127,9 @@ fn site_config(g: &GlobalArgs) -> Result<SiteConfig, CliError> {
 
 /// Runs a live session; `typed` says which of the shared options were given explicitly.
 pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliError> {
+    if let Some(dest) = &a.report {
+        super::report::check_destination(dest)?;
+    }
     let site = site_config(g)?;
     let settings = site.detection.clone();
     let stop = Arc::new(AtomicBool::new(false));
@@ -213,6 +219,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
     let labels = info.channels.iter().map(|c| c.label.clone()).collect();
     let mut reporter = Reporter::new(labels, sim_markers.clone(), !a.changes_only);
     let mut collector = Collector::new(&info);
+    let mut traces = crate::case_report::TraceStore::default();
     let running = pipeline::spawn(Box::new(head), engine, cfg);
     let lines = stdin_lines();
 
@@ -239,6 +246,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
                 Ok(Output::Engine(e)) => {
                     session.markers_due();
                     collector.push(&e);
+                    traces.push(&e);
                     reporter.event(&mut out, &e)?;
                     if let Some(tx) = &rec_tx {
                         match e {
@@ -371,6 +379,22 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
             r.gaps,
             r.markers
         )?;
+    }
+    if let Some(dest) = &a.report {
+        let facts = crate::case_report::CaseFacts {
+            subject_id: Some(a.subject.clone()),
+            device: info.description.clone(),
+            settings_from: if g.config.is_some() {
+                "site configuration".into()
+            } else {
+                "defaults".into()
+            },
+            offset_s: 0.0,
+            results_lost: health.outputs_dropped.load(Ordering::Relaxed),
+        };
+        crate::case_report::write_page(dest, &analysis, &traces, &facts)
+            .map_err(super::report::report_error)?;
+        writeln!(out, "  case report written to {}", dest.display())?;
     }
     if let Some(j) = &a.json {
         let text = serde_json::to_string_pretty(&analysis)
