@@ -61,6 +61,12 @@ pub struct SweepRow {
     pub template_corr: Option<f64>,
     pub percent_of_baseline: Option<f64>,
     pub state: String,
+    /// The stimulus artifact's tail removed before filtering, µV: at the end of the blank
+    /// and at the LSR window's start.
+    pub tail_removed_uv: f64,
+    pub tail_at_window_uv: f64,
+    /// The sweep's evidence that the LSR is gone, as the sequential criterion counted it.
+    pub evidence: f64,
 }
 
 /// What the analysis keeps of one sweep until the end: the measures without the display
@@ -82,6 +88,9 @@ pub struct KeptSweep {
     pub direct_p2p_uv: f32,
     pub percent_of_baseline: f32,
     pub state: MonitorState,
+    pub tail_removed_uv: f32,
+    pub tail_at_window_uv: f32,
+    pub evidence: f32,
 }
 
 impl From<&SweepResult> for KeptSweep {
@@ -102,6 +111,9 @@ impl From<&SweepResult> for KeptSweep {
             direct_p2p_uv: r.direct_p2p_uv,
             percent_of_baseline: r.percent_of_baseline,
             state: r.state,
+            tail_removed_uv: r.tail_removed_uv,
+            tail_at_window_uv: r.tail_at_window_uv,
+            evidence: r.evidence,
         }
     }
 }
@@ -125,6 +137,9 @@ impl SweepRow {
             template_corr: opt(r.template_corr, 3),
             percent_of_baseline: opt(r.percent_of_baseline, 1),
             state: r.state.as_str().to_string(),
+            tail_removed_uv: round(r.tail_removed_uv as f64, 1),
+            tail_at_window_uv: round(r.tail_at_window_uv as f64, 2),
+            evidence: round(r.evidence as f64, 3),
         }
     }
 }

@@ -190,7 +190,7 @@ impl Default for MeasureSettings {
             lsr_window_ms: [6.0, 40.0],
             direct_window_ms: [2.0, 15.0],
             crosstalk_fit_ms: [3.0, 7.0],
-            crosstalk_max_lag_ms: 0.7,
+            crosstalk_max_lag_ms: 0.3,
             noise_span_ms: [-90.0, -5.0],
             onset_threshold_noise: 4.0,
             onset_min_duration_ms: 0.5,

@@ -600,7 +600,11 @@ impl Physiology {
                     ..Default::default()
                 };
                 if let Some(x) = &ch.crosstalk {
-                    let (m, l) = if cfg.tidy { (1.0, 0.0) } else { (xt_mult, xt_lag) };
+                    let (m, l) = if cfg.tidy {
+                        (1.0, 0.0)
+                    } else {
+                        (xt_mult, xt_lag)
+                    };
                     s.xt_gain = (x.gain * m) as f32;
                     s.xt_lag_s = (x.lag_s + l).max(0.0) as f32;
                 }

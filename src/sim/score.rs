@@ -405,11 +405,14 @@ mod tests {
             })
             .find(|cfg| {
                 let p = Physiology::new(cfg);
-                p.channels.iter().filter(|c| c.role == SimRole::Lsr).all(|c| {
-                    c.artifact.decay_s >= 1.2e-3
-                        && c.artifact.tail_uv.abs() >= 1000.0
-                        && c.crosstalk.as_ref().is_some_and(|x| x.gain >= 0.03)
-                })
+                p.channels
+                    .iter()
+                    .filter(|c| c.role == SimRole::Lsr)
+                    .all(|c| {
+                        c.artifact.decay_s >= 1.2e-3
+                            && c.artifact.tail_uv.abs() >= 1000.0
+                            && c.crosstalk.as_ref().is_some_and(|x| x.gain >= 0.03)
+                    })
             })
             .expect("a patient with slow artifact tails and crosstalk")
     }
