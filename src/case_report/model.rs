@@ -583,6 +583,9 @@ mod tests {
             template_corr: None,
             percent_of_baseline: None,
             state: "present".into(),
+            tail_removed_uv: 0.0,
+            tail_at_window_uv: 0.0,
+            evidence: 0.0,
         }
     }
 

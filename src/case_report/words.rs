@@ -18,23 +18,27 @@ pub fn criterion(s: &Settings) -> Vec<String> {
     let [w0, w1] = s.measure.lsr_window_ms;
     let c = &s.criterion;
     let mut absent = format!(
-        "A channel is declared absent after {} consecutive clean absent sweeps (sweeps that \
-         cannot be judged are skipped; a present sweep with SNR of at least {} restarts the \
-         count)",
+        "A channel is declared absent by a sequential test: each judged sweep adds its \
+         evidence that the LSR is gone (1 for a flat sweep, less near the threshold or when it \
+         still resembles the baseline LSR, negative for a present one; sweeps that cannot be \
+         judged add nothing), and absent is declared when the sum reaches {} (a present sweep \
+         with SNR of at least {} resets it)",
         c.absent_run, c.run_break_snr
     );
     if c.require_direct_response {
-        absent.push_str(", each with a direct response");
+        absent.push_str(", every counted sweep with a direct response");
     }
     if c.check_run_average {
         absent.push_str(&format!(
-            ", and only if the average of those sweeps shows no LSR either (SNR of the average \
-             at most {})",
+            ", and only if the average of the run's latest sweeps shows no LSR either (SNR of \
+             the average at most {}, or unlike the baseline LSR)",
             c.run_average_max_snr
         ));
     }
     absent.push_str(&format!(
-        "; it is declared present again after {} consecutive present sweeps.",
+        "; it is declared present again after {} consecutive present sweeps that match the \
+         baseline LSR's shape. Without a baseline LSR a channel never turns present: an \
+         LSR-like response there is reported as appeared.",
         c.present_run
     ));
     vec![
@@ -53,11 +57,27 @@ pub fn criterion(s: &Settings) -> Vec<String> {
             s.conditioning.mains_harmonics,
         ),
         format!(
-            "A sweep is present when the largest {} ms RMS in the LSR window ({w0}-{w1} ms) \
-             reaches {} times the pre-stimulus noise RMS; absent only when it stays at or below \
-             {} times and its peak-to-peak stays near the noise's; in between it is equivocal \
-             and cannot be judged.",
-            s.judge.snr_subwindow_ms, s.judge.present_snr, s.judge.absent_snr
+            "A sweep is present when the largest {} ms RMS in the LSR window ({w0}-{w1} ms, \
+             past any residue of the artifact or the crosstalk) reaches {} times the \
+             pre-stimulus noise RMS and the response is an LSR: at least {} µV peak to peak, an \
+             onset between {} and {} ms, and, once there is a baseline LSR, a correlation of at \
+             least {} with it or an onset within {} ms of its onset; absent when it stays at or \
+             below {} times and its peak-to-peak stays near the noise's, or when what is there \
+             is not an LSR; in between it is equivocal and cannot be judged. The artifact's \
+             tail after the blank is {}.",
+            s.judge.snr_subwindow_ms,
+            s.judge.present_snr,
+            s.judge.min_lsr_uv,
+            s.judge.lsr_onset_ms[0],
+            s.judge.lsr_onset_ms[1],
+            s.judge.template_min_corr,
+            s.judge.onset_tolerance_ms,
+            s.judge.absent_snr,
+            if s.conditioning.artifact_tail {
+                "fitted (exponential recovery) and removed before filtering"
+            } else {
+                "left as it is"
+            }
         ),
         format!(
             "A sweep cannot be judged (never counted as absent) when it carries electrocautery, \
@@ -113,14 +133,11 @@ mod tests {
         let list = settings_list(&s);
         assert!(list
             .iter()
-            .any(|(k, v)| k == "criterion.absent_run" && v == "5"));
+            .any(|(k, v)| k == "criterion.absent_run" && v == "3"));
         assert!(list.iter().any(|(k, _)| k == "measure.lsr_window_ms"));
         assert!(list.iter().any(|(k, _)| k.starts_with("anatomy")));
         let words = criterion(&s).join(" ");
-        assert!(
-            words.contains("after 5 consecutive clean absent sweeps"),
-            "{words}"
-        );
-        assert!(words.contains("(6-40 ms)"), "{words}");
+        assert!(words.contains("when the sum reaches 3"), "{words}");
+        assert!(words.contains("(6-40 ms,"), "{words}");
     }
 }

@@ -667,11 +667,14 @@ impl SweepAnalyzer {
         // A return must look like this patient's LSR: its shape (a latency alone is matched
         // by anything that happens to start near it). Staying present may rest on either.
         let matches_baseline = lsr_like && shape_match;
+        // A latency match keeps a noisy LSR present, but not a response shaped unlike the
+        // baseline LSR (a residue near the baseline's onset correlates with it at 0 or below).
+        let not_unlike = corr.is_none_or(|c| f64::from(c) >= 0.5 * j.template_min_corr);
         let consistent = lsr_like
             && (ctx.template_corr.is_none()
                 || ctx.baseline_onset.is_none()
                 || shape_match
-                || latency_match);
+                || (latency_match && not_unlike));
         if snr >= present && consistent {
             return Judgement {
                 status: SweepStatus::Present,

@@ -74,6 +74,14 @@ pub fn render(st: &DashboardState, i: usize, area: Rect, buf: &mut Buffer) {
             format!("{} {} ", clock(r.stim_time_s), status_words(r)),
             Style::default().fg(theme::sweep_color(r.status)),
         ));
+        // The artifact's tail removed before filtering (shown when it mattered).
+        if r.tail_removed_uv.abs() >= 1.0 {
+            title.push(Span::raw(format!(
+                "artifact tail removed {} ({} at window) ",
+                fmt_uv(r.tail_removed_uv),
+                fmt_uv(r.tail_at_window_uv)
+            )));
+        }
     }
     let block = Block::bordered().title(Line::from(title));
     let Some(r) = d.latest else {
