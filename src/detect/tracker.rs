@@ -279,7 +279,8 @@ impl Tracker {
                         &t[off.min(t.len())..],
                         check.lag,
                     );
-                    !(corr < check.min_corr)
+                    // NaN (a flat template) cannot rule the LSR out.
+                    corr.is_nan() || corr >= check.min_corr
                 })
         };
         let step = self.observe(obs, &mut |_| shows);

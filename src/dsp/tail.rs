@@ -51,6 +51,10 @@ pub struct TailRemoved {
     pub slow_ms: f32,
 }
 
+/// A fitted model: its score, coefficients, number of exponentials, their time constants'
+/// indices and the number of crosstalk taps.
+type Fitted = (f64, [f64; MAX_K], usize, [usize; 2], usize);
+
 /// Prepared fitter for one sample rate and fit length.
 pub struct TailFit {
     fs: f64,
@@ -91,6 +95,7 @@ impl TailFit {
     /// `d` is the direct-response reference (None: no crosstalk in the model). `probe` is a
     /// segment index where the removed amount is reported. Returns None (and leaves `x` as
     /// it was) when the span is too short or nothing is worth removing.
+    #[allow(clippy::needless_range_loop)] // p and q index the Gram matrix and build shifts
     pub fn remove(
         &mut self,
         x: &mut [f32],
@@ -160,7 +165,7 @@ impl TailFit {
         let nf = n as f64;
         let bic = |rss: f64, k: usize| nf * (rss.max(1e-12) / nf).ln() + k as f64 * nf.ln();
         // Models: `taus` holds the exponentials used (none, fast, fast + slow).
-        let mut best: Option<(f64, [f64; MAX_K], usize, [usize; 2], usize)> = None;
+        let mut best: Option<Fitted> = None;
         let lags: Range<isize> = if d.is_some() { -ml..ml + 1 } else { 0..1 };
         let mut tried_none = false;
         for lag in lags {

@@ -201,7 +201,7 @@ pub fn score(name: &str, truth: &Truth, run: &CaseRun) -> Score {
         let frame = t * fs;
         let k = truth
             .stimuli
-            .partition_point(|s| !(s.frame_time >= frame - 0.001 * fs));
+            .partition_point(|s| s.frame_time < frame - 0.001 * fs || s.frame_time.is_nan());
         (k..truth.stimuli.len().min(k + 3))
             .find(|&i| (truth.stimuli[i].frame_time - frame).abs() < 0.001 * fs)
     };
