@@ -27,7 +27,8 @@ use lsrmon::detect::{Engine, EngineEvent};
 use lsrmon::model::{MonitorState, SweepResult, SweepStatus};
 use lsrmon::pipeline::run_to_end;
 use lsrmon::settings::Settings;
-use lsrmon::sim::{ChangeKind, Contamination, Scenario, SimConfig, SimPatient, Truth};
+use lsrmon::sim::score::label;
+use lsrmon::sim::{ChangeKind, Contamination, Scenario, SimConfig, SimPatient};
 use lsrmon::source::Source;
 
 const RATES: [f64; 4] = [5_000.0, 10_000.0, 44_100.0, 48_000.0];
@@ -53,31 +54,6 @@ impl Score {
         self.onset_err_sum += o.onset_err_sum;
         self.problems.extend(o.problems);
     }
-}
-
-fn max_window_rms(x: &[f32], len: usize) -> f32 {
-    let mut best = 0.0f64;
-    for s in 0..x.len().saturating_sub(len) + 1 {
-        let e: f64 = x[s..(s + len).min(x.len())]
-            .iter()
-            .map(|v| (*v as f64).powi(2))
-            .sum();
-        best = best.max(e);
-    }
-    (best / len as f64).sqrt() as f32
-}
-
-/// Truth label of one sweep: Some(true) unambiguous present, Some(false) unambiguous absent,
-/// None ambiguous.
-fn label(truth: &Truth, stim: usize, ch: usize, fs: f64) -> Option<bool> {
-    let t = truth.sweep(stim, ch)?;
-    if t.lsr_p2p_uv == 0.0 {
-        return Some(false);
-    }
-    let w = truth.lsr_waveform(stim, ch, fs, 0.0, 40.0);
-    let from = (6.0 * fs / 1000.0) as usize;
-    let rms = max_window_rms(&w[from.min(w.len())..], (12.0 * fs / 1000.0) as usize);
-    (rms >= 1.5 * truth.channels[ch].noise_uv).then_some(true)
 }
 
 /// The detection settings scored: the defaults, or `LSRMON_SCENARIO_SETTINGS`.
@@ -182,7 +158,7 @@ fn run_case(scenario: Scenario, fs: f64, noise: f64, mains: f64, seed: u64) -> S
             if t.contamination.is_some() || t.direct_abolished {
                 continue;
             }
-            let Some(present) = label(&truth, i, ch, fs) else {
+            let Some(present) = label(&truth, i, ch) else {
                 continue;
             };
             sc.clean += 1;
@@ -230,7 +206,7 @@ fn run_case(scenario: Scenario, fs: f64, noise: f64, mains: f64, seed: u64) -> S
             .filter(|s| s.channel == ch && s.state == MonitorState::Absent)
         {
             if let Some(i) = stim_of(s.declared_at_s) {
-                if label(&truth, i, ch, fs) == Some(true) {
+                if label(&truth, i, ch) == Some(true) {
                     problems.push(problem(format!(
                         "{}: disappearance declared at {:.1} s while the LSR is clearly present ({:.0} uV)",
                         ct.label, s.declared_at_s, truth.sweep(i, ch).unwrap().lsr_p2p_uv
