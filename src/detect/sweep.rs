@@ -66,14 +66,6 @@ pub struct Measured {
     pub crosstalk_gain: f32,
     /// The stimulus artifact's tail removed before filtering (zeros when none was).
     pub tail: TailRemoved,
-    /// Where a residue running into the window from before it (what is left of the artifact
-    /// or the crosstalk) died away, ms after the stimulus; the LSR is measured from there.
-    /// None when the window started quiet.
-    pub residue_end_ms: Option<f32>,
-    /// Where the direct response's crosstalk can no longer reach, ms, when it was large
-    /// enough to leave a visible residue: the sweep is judged from there (None: from the
-    /// window's start, or from the residue's end).
-    pub crosstalk_end_ms: Option<f32>,
     /// A response was already running where the crosstalk's reach ends (an LSR that started
     /// inside the crosstalk; its onset cannot be read).
     pub running_at_reach: bool,
@@ -539,7 +531,6 @@ impl SweepAnalyzer {
                     samples(0.5),
                 ),
             };
-            out.residue_end_ms = Some(ms_of(from as f64));
             onset = if room(from) {
                 measure::onset(x, from..win.end, &params, &mut self.env)
             } else {
@@ -555,9 +546,6 @@ impl SweepAnalyzer {
             onset = None;
         }
         let judged_from = from.max(reach.unwrap_or(from));
-        if judged_from > from {
-            out.crosstalk_end_ms = Some(ms_of(judged_from as f64));
-        }
         let judged = &x[judged_from.min(win.end)..win.end];
         out.judged_offset = judged_from.min(win.end) - win.start;
         out.judged_p2p = measure::p2p(judged);

@@ -51,7 +51,7 @@ impl RunningLevel {
 }
 
 /// Sweeps' worth of evidence the criterion needs (at least 3).
-fn absent_need(_obs: &Observation, c: &ChannelCriterion) -> usize {
+fn absent_need(c: &ChannelCriterion) -> usize {
     (c.evidence_needed().ceil() as usize).max(3)
 }
 
@@ -266,7 +266,7 @@ impl Tracker {
         let shows = self.criterion.would_declare(obs) && {
             // The run's latest sweeps (twice the evidence needed, at most): an LSR fading
             // out at the run's start must not hold back a clear absence that followed it.
-            let n = (self.criterion.run_sweeps() + 1).min(2 * absent_need(obs, &self.criterion));
+            let n = (self.criterion.run_sweeps() + 1).min(2 * absent_need(&self.criterion));
             let off = check.offset.min(geo.window_len.saturating_sub(1));
             let snr = self.run_average_snr(n, geo.noise_len, off, geo, scratch);
             snr.is_finite()
