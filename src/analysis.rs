@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::detect::verdict::{CannotJudgeWhy, Now, VerdictBook, VerdictKind};
 use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
 use crate::model::{Branch, Marker, MonitorState, RejectReason, SweepResult, SweepStatus};
 use crate::settings::Settings;
@@ -67,6 +68,11 @@ pub struct SweepRow {
     pub tail_at_window_uv: f64,
     /// The sweep's evidence that the LSR is gone, as the sequential criterion counted it.
     pub evidence: f64,
+    /// The channel's verdict right after this sweep (`crate::detect::verdict`): `baseline`,
+    /// `present`, `appeared`, `absent`, `no_baseline` or `cannot_judge`.
+    pub verdict: &'static str,
+    /// Why the channel cannot be judged (`null` when it can).
+    pub verdict_reason: Option<String>,
 }
 
 /// What the analysis keeps of one sweep until the end: the measures without the display
@@ -91,6 +97,9 @@ pub struct KeptSweep {
     pub tail_removed_uv: f32,
     pub tail_at_window_uv: f32,
     pub evidence: f32,
+    /// The channel's verdict right after this sweep, and why it cannot be judged.
+    pub verdict: VerdictKind,
+    pub verdict_why: Option<CannotJudgeWhy>,
 }
 
 impl From<&SweepResult> for KeptSweep {
@@ -114,6 +123,8 @@ impl From<&SweepResult> for KeptSweep {
             tail_removed_uv: r.tail_removed_uv,
             tail_at_window_uv: r.tail_at_window_uv,
             evidence: r.evidence,
+            verdict: VerdictKind::Baseline,
+            verdict_why: None,
         }
     }
 }
@@ -140,6 +151,8 @@ impl SweepRow {
             tail_removed_uv: round(r.tail_removed_uv as f64, 1),
             tail_at_window_uv: round(r.tail_at_window_uv as f64, 2),
             evidence: round(r.evidence as f64, 3),
+            verdict: r.verdict.as_str(),
+            verdict_reason: r.verdict_why.map(|w| w.sentence()),
         }
     }
 }
@@ -162,6 +175,11 @@ pub struct ChannelSummary {
     pub first_disappeared_at_s: Option<f64>,
     pub declared_at_s: Option<f64>,
     pub final_state: String,
+    /// The channel's verdict at the end (`crate::detect::verdict`): `final_state`, or
+    /// `cannot_judge` when its last sweeps could not be judged or the source failed.
+    pub verdict: &'static str,
+    /// Why it cannot be judged (`null` when it can).
+    pub verdict_reason: Option<String>,
     pub sweeps_present: u64,
     pub sweeps_absent: u64,
     pub sweeps_rejected: u64,
@@ -191,6 +209,8 @@ pub struct Collector {
     labels: Vec<String>,
     pub sweeps: Vec<KeptSweep>,
     channels: BTreeMap<usize, ChannelSummary>,
+    verdicts: VerdictBook,
+    source_failed: bool,
     pub mains_hz: Option<f64>,
 }
 
@@ -200,6 +220,8 @@ impl Collector {
             labels: info.channels.iter().map(|c| c.label.clone()).collect(),
             sweeps: Vec::new(),
             channels: BTreeMap::new(),
+            verdicts: VerdictBook::default(),
+            source_failed: false,
             mains_hz: None,
         }
     }
@@ -216,6 +238,8 @@ impl Collector {
             first_disappeared_at_s: None,
             declared_at_s: None,
             final_state: MonitorState::Baseline.as_str().into(),
+            verdict: VerdictKind::Baseline.as_str(),
+            verdict_reason: None,
             sweeps_present: 0,
             sweeps_absent: 0,
             sweeps_rejected: 0,
@@ -223,10 +247,18 @@ impl Collector {
     }
 
     pub fn push(&mut self, e: &EngineEvent) {
+        self.verdicts.apply(e);
         match e {
             EngineEvent::Stimulus(_) => {}
             EngineEvent::Sweep(r) => {
-                self.sweeps.push(KeptSweep::from(r));
+                let v = self
+                    .verdicts
+                    .verdict(r.channel, Now::at_sweep(r.stim_time_s));
+                self.sweeps.push(KeptSweep {
+                    verdict: v.as_ref().map_or(VerdictKind::Baseline, |v| v.kind()),
+                    verdict_why: v.and_then(|v| v.cannot_judge_why()),
+                    ..KeptSweep::from(r)
+                });
                 let s = self.summary(r.channel);
                 match r.status {
                     SweepStatus::Present => s.sweeps_present += 1,
@@ -262,9 +294,38 @@ impl Collector {
         }
     }
 
-    /// Channel summaries collected so far.
-    pub fn channel_summaries(&self) -> impl Iterator<Item = &ChannelSummary> {
-        self.channels.values()
+    /// The source failed: at the end, no channel can be judged.
+    pub fn source_failed(&mut self) {
+        self.source_failed = true;
+    }
+
+    /// The verdict each channel ends with: the state as it stands, or `cannot_judge` when
+    /// its last sweeps could not be judged or the source failed.
+    fn final_verdict(&self, ch: usize, c: &ChannelSummary) -> (&'static str, Option<String>) {
+        let now = Now {
+            stream_s: 0.0,
+            ended: true,
+            source_failed: self.source_failed,
+        };
+        match self.verdicts.verdict(ch, now) {
+            Some(v) => (v.kind().as_str(), v.reason()),
+            None => (c.verdict, None),
+        }
+    }
+
+    /// Channel summaries collected so far, each with its verdict as it stands.
+    pub fn channel_summaries(&self) -> Vec<ChannelSummary> {
+        self.channels
+            .iter()
+            .map(|(&ch, c)| {
+                let (verdict, verdict_reason) = self.final_verdict(ch, c);
+                ChannelSummary {
+                    verdict,
+                    verdict_reason,
+                    ..c.clone()
+                }
+            })
+            .collect()
     }
 
     /// Builds the result. Times inside the engine are stream times (from the first sample);
@@ -329,8 +390,8 @@ impl Collector {
                 .map(|r| SweepRow::new(r, &self.labels[r.channel], offset_s))
                 .collect(),
             channels: self
-                .channels
-                .values()
+                .channel_summaries()
+                .into_iter()
                 .map(|c| ChannelSummary {
                     baseline_established_at_s: shift(c.baseline_established_at_s),
                     first_disappeared_at_s: shift(c.first_disappeared_at_s),

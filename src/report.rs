@@ -2,9 +2,11 @@
 //! the stream reaches them, and a closing summary. Used when there is no terminal for the
 //! dashboard (piped output, CI) and by `replay --headless`.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use crate::analysis::Collector;
+use crate::detect::verdict::{Now, Verdict, VerdictBook, VerdictKind};
 use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
 use crate::model::{Marker, MonitorState, SweepStatus};
 
@@ -57,6 +59,10 @@ pub struct Reporter {
     next_marker: usize,
     /// Print every sweep (otherwise only baselines, changes and markers).
     pub sweeps: bool,
+    /// The channels' verdicts (the library's), and whether each was last said to be
+    /// "cannot judge".
+    verdicts: VerdictBook,
+    cannot_judge: BTreeMap<usize, bool>,
 }
 
 impl Reporter {
@@ -67,6 +73,8 @@ impl Reporter {
             markers,
             next_marker: 0,
             sweeps,
+            verdicts: VerdictBook::default(),
+            cannot_judge: BTreeMap::new(),
         }
     }
 
@@ -98,7 +106,56 @@ impl Reporter {
         self.labels.get(ch).map(String::as_str).unwrap_or("?")
     }
 
+    /// Says when a channel's verdict turns to "cannot judge" and when it can be judged again.
+    fn verdict_change(&mut self, w: &mut dyn Write, ch: usize, now: Now) -> io::Result<()> {
+        let Some(v) = self.verdicts.verdict(ch, now) else {
+            return Ok(());
+        };
+        let cannot = v.kind() == VerdictKind::CannotJudge;
+        let was = self.cannot_judge.insert(ch, cannot).unwrap_or(false);
+        match (&v, was) {
+            (Verdict::CannotJudge { why, .. }, false) => writeln!(
+                w,
+                "!!! {}  {}: CANNOT JUDGE: {}",
+                clock(now.stream_s),
+                self.label(ch),
+                why.sentence()
+            ),
+            (v, true) if !cannot => writeln!(
+                w,
+                "--- {}  {}: can be judged again ({})",
+                clock(now.stream_s),
+                self.label(ch),
+                v.kind().words()
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Signal has been processed up to `stream_s` (seconds): says which channels have had no
+    /// stimulus for too long. The live run loop calls it a few times a second.
+    pub fn tick(&mut self, w: &mut dyn Write, stream_s: f64) -> io::Result<()> {
+        let channels: Vec<usize> = self.verdicts.channels().collect();
+        for ch in channels {
+            let now = Now {
+                stream_s,
+                ended: false,
+                source_failed: false,
+            };
+            self.verdict_change(w, ch, now)?;
+        }
+        Ok(())
+    }
+
     pub fn event(&mut self, w: &mut dyn Write, e: &EngineEvent) -> io::Result<()> {
+        self.event_lines(w, e)?;
+        if let (Some(ch), EngineEvent::Sweep(r)) = (self.verdicts.apply(e), e) {
+            self.verdict_change(w, ch, Now::at_sweep(r.stim_time_s))?;
+        }
+        Ok(())
+    }
+
+    fn event_lines(&mut self, w: &mut dyn Write, e: &EngineEvent) -> io::Result<()> {
         match e {
             EngineEvent::Stimulus(s) => {
                 let _ = s;
@@ -215,11 +272,15 @@ impl Reporter {
                 ),
                 _ => String::new(),
             };
+            let verdict = match &c.verdict_reason {
+                Some(why) => format!("CANNOT JUDGE ({why}; {})", c.final_state),
+                None => c.verdict.to_uppercase(),
+            };
             writeln!(
                 w,
                 "  {:<18} final {:<12} {}{}; sweeps {} present, {} absent, {} rejected",
                 c.channel,
-                c.final_state.to_uppercase(),
+                verdict,
                 baseline,
                 gone,
                 c.sweeps_present,

@@ -130,6 +130,16 @@ fn sweeps_gaps_counters_are_stored_and_valid() {
         "oris",
     );
     w.add_sweep(&sweep(1, 0, SweepStatus::Absent, None), "mentalis");
+    // A second rejected sweep in a row: the channel's verdict turns "cannot judge".
+    w.add_sweep(
+        &sweep(
+            1,
+            2,
+            SweepStatus::Rejected,
+            Some(RejectReason::Electrocautery),
+        ),
+        "oris",
+    );
     w.add_marker(&Marker {
         time_s: 0.5,
         label: "dura opened".into(),
@@ -143,22 +153,36 @@ fn sweeps_gaps_counters_are_stored_and_valid() {
     let sum = check_nwb(&[&path], true);
     let f = &sum[path.to_str().unwrap()];
     let sw = &f["tables"]["processing/ecephys/lsr_sweeps"];
-    assert_eq!(sw["rows"], 3);
+    assert_eq!(sw["rows"], 4);
     assert_eq!(
         sw["columns"]["status"],
-        serde_json::json!(["present", "rejected", "absent"])
+        serde_json::json!(["present", "rejected", "absent", "rejected"])
     );
     assert_eq!(
         sw["columns"]["reject_reason"],
-        serde_json::json!(["", "lost_samples", ""])
+        serde_json::json!(["", "lost_samples", "", "electrocautery"])
     );
     assert_eq!(
         sw["columns"]["lsr_onset_ms"],
-        serde_json::json!([10.25, null, null])
+        serde_json::json!([10.25, null, null, null])
     );
     assert_eq!(
         sw["columns"]["channel"],
-        serde_json::json!(["mentalis", "oris", "mentalis"])
+        serde_json::json!(["mentalis", "oris", "mentalis", "oris"])
+    );
+    // The library's verdict after each sweep, and why a channel cannot be judged.
+    assert_eq!(
+        sw["columns"]["verdict"],
+        serde_json::json!(["baseline", "baseline", "baseline", "cannot_judge"])
+    );
+    assert_eq!(
+        sw["columns"]["verdict_reason"],
+        serde_json::json!(["", "", "", "electrocautery (last 2 sweeps rejected)"])
+    );
+    assert_eq!(
+        sw["columns"]["evidence"].as_array().map(Vec::len),
+        Some(4),
+        "the criterion's evidence is stored per sweep"
     );
     let gaps = &f["tables"]["intervals/gaps"];
     assert_eq!(

@@ -64,6 +64,8 @@ pub enum Band {
     Absent,
     CannotJudge,
     NoBaseline,
+    /// No LSR at baseline, one appeared later (never a return).
+    Appeared,
 }
 
 impl Band {
@@ -74,6 +76,7 @@ impl Band {
             Self::Absent => "absent",
             Self::CannotJudge => "cannot judge",
             Self::NoBaseline => "no LSR at baseline",
+            Self::Appeared => "LSR appeared (none at baseline)",
         }
     }
 }
@@ -239,14 +242,14 @@ pub fn ratio_pct(baseline_uv: Option<f64>, fin: Option<&FinalMeasures>) -> Optio
     Some(round(100.0 * fin?.p2p_uv / b, 1))
 }
 
+/// The monitor's verdict after the sweep (`crate::detect::verdict`), as a band.
 fn band(r: &SweepRow) -> Band {
-    if r.status == "rejected" {
-        return Band::CannotJudge;
-    }
-    match r.state.as_str() {
+    match r.verdict {
         "present" => Band::Present,
+        "appeared" => Band::Appeared,
         "absent" => Band::Absent,
         "no_baseline" => Band::NoBaseline,
+        "cannot_judge" => Band::CannotJudge,
         _ => Band::Baseline,
     }
 }
@@ -586,6 +589,8 @@ mod tests {
             tail_removed_uv: 0.0,
             tail_at_window_uv: 0.0,
             evidence: 0.0,
+            verdict: "present",
+            verdict_reason: None,
         }
     }
 

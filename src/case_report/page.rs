@@ -62,6 +62,7 @@ pub fn render(r: &CaseReport) -> Result<String, PageError> {
         Band::Absent,
         Band::CannotJudge,
         Band::NoBaseline,
+        Band::Appeared,
     ]
     .into_iter()
     .map(|b| (b.label(), plots::band_css(b)))

@@ -42,6 +42,7 @@ fn band_colour(b: Band) -> RGBColor {
         Band::Absent => RGBColor(0x64, 0xb5, 0xf6),
         Band::CannotJudge => RGBColor(0x9e, 0x9e, 0x9e),
         Band::NoBaseline => RGBColor(0xce, 0x93, 0xd8),
+        Band::Appeared => RGBColor(0xff, 0xb7, 0x4d),
     }
 }
 

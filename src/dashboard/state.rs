@@ -9,15 +9,10 @@
 //! it onto a test backend.
 //!
 //! ## The verdict of a channel
-//! The engine's monitored state (baseline / present / absent / no LSR at baseline) is shown as
-//! announced, with the time its run began. Two things override it, because a verdict that is
-//! not being renewed must not look current:
-//! - **cannot judge**: the last [`CANNOT_JUDGE_AFTER`] sweeps of the channel were all rejected
-//!   for a reason that means "this sweep says nothing" (electrocautery, saturation, lost
-//!   samples, no direct response, spontaneous EMG, incomplete). Equivocal sweeps do not count:
-//!   they are measurements, just weak ones, and the engine's run logic already handles them.
-//! - **no stimuli** / **signal lost**: no sweep for [`NO_STIMULI_AFTER_S`] seconds of processed
-//!   signal, or the source failed.
+//! Decided in the library ([`crate::detect::verdict`]), not here: every channel view keeps a
+//! [`ChannelVerdict`] fed with the engine's events, and the banners, the trend's state band
+//! and the health line read [`DashboardState::verdict`]. The headless report, the analysis
+//! JSON and the session file read the same verdict the same way.
 //!
 //! ## Freeze
 //! Freezing keeps a copy of the sweep and cascade panels' data so a waveform can be studied.
@@ -27,6 +22,10 @@
 use std::collections::VecDeque;
 
 use crate::detect::sweep::{DISPLAY_POST_MS, DISPLAY_PRE_MS};
+pub use crate::detect::verdict::{
+    CannotJudgeWhy, Verdict, VerdictKind, CANNOT_JUDGE_AFTER, NO_STIMULI_AFTER_S,
+};
+use crate::detect::verdict::{ChannelVerdict, Now};
 use crate::detect::{EngineCounters, EngineEvent};
 use crate::model::{
     BaselineInfo, Branch, Marker, MonitorState, RejectReason, SurgicalStep, SweepResult,
@@ -38,10 +37,6 @@ use crate::report::clock;
 use crate::settings::Settings;
 use crate::source::SourceInfo;
 
-/// Consecutive rejected sweeps (not equivocal) after which a channel cannot be judged.
-pub const CANNOT_JUDGE_AFTER: u32 = 2;
-/// Seconds of processed signal without a sweep after which a channel cannot be judged.
-pub const NO_STIMULI_AFTER_S: f64 = 5.0;
 /// Most sweeps kept for the cascade.
 pub const CASCADE_MAX: usize = 40;
 /// Sensitivities of the sweep charts, microvolts per division (`+`/`-` step through them).
@@ -54,80 +49,6 @@ pub const DEFAULT_UV_PER_DIV: usize = 3;
 pub const MARKER_TEXT_MAX: usize = 60;
 /// Stimuli over which the stimulation rate is measured.
 const STIM_RATE_WINDOW: usize = 8;
-
-/// The five things a banner can say, for colour and glyph choice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum VerdictKind {
-    Baseline,
-    Present,
-    Absent,
-    NoBaseline,
-    CannotJudge,
-}
-
-/// Why a channel cannot be judged.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum CannotJudgeWhy {
-    /// The last `count` sweeps were rejected; the latest for `reason`.
-    Rejected { reason: RejectReason, count: u32 },
-    /// No sweep for this many seconds of signal.
-    NoStimuli { for_s: f64 },
-    /// The source failed: no signal any more.
-    SourceFailed,
-}
-
-impl CannotJudgeWhy {
-    /// Words for the banner: `electrocautery`, `no direct response`, `signal lost`, ...
-    pub fn words(&self) -> String {
-        match self {
-            Self::Rejected { reason, .. } => reason.describe().to_string(),
-            Self::NoStimuli { for_s } => format!("no stimuli for {for_s:.0} s"),
-            Self::SourceFailed => "signal lost (source failed)".into(),
-        }
-    }
-}
-
-/// What one LSR channel's banner says.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Verdict {
-    /// Collecting the baseline: `judged` of `of` sweeps so far.
-    Collecting {
-        judged: u32,
-        of: u32,
-        /// Re-baseline was asked for and the engine has not started it yet.
-        requested: bool,
-    },
-    Present {
-        since_s: Option<f64>,
-        percent: Option<f32>,
-        /// True when the channel had no LSR at baseline (an LSR appeared later).
-        none_at_baseline: bool,
-    },
-    Absent {
-        since_s: Option<f64>,
-        declared_at_s: Option<f64>,
-        percent: Option<f32>,
-    },
-    NoBaseline,
-    CannotJudge {
-        why: CannotJudgeWhy,
-        /// The engine's state underneath, and the last judged percentage of baseline.
-        underneath: MonitorState,
-        percent: Option<f32>,
-    },
-}
-
-impl Verdict {
-    pub fn kind(&self) -> VerdictKind {
-        match self {
-            Self::Collecting { .. } => VerdictKind::Baseline,
-            Self::Present { .. } => VerdictKind::Present,
-            Self::Absent { .. } => VerdictKind::Absent,
-            Self::NoBaseline => VerdictKind::NoBaseline,
-            Self::CannotJudge { .. } => VerdictKind::CannotJudge,
-        }
-    }
-}
 
 /// One sweep on the trend.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -147,23 +68,10 @@ pub struct ChannelView {
     /// Index in the source's channel list.
     pub channel: usize,
     pub label: String,
-    /// The state as announced (sweep states and state events).
-    pub state: MonitorState,
-    /// Start of the run that led to `state` (stream seconds).
-    pub since_s: Option<f64>,
-    pub declared_at_s: Option<f64>,
-    /// The state carried by the latest sweep (to see the engine change it).
-    engine_state: Option<MonitorState>,
+    /// What the channel's verdict is made from (the library decides it).
+    pub verdict: ChannelVerdict,
+    /// The baseline as established (its average sweep is drawn under the current one).
     pub baseline: Option<BaselineInfo>,
-    /// Judged sweeps of the baseline in progress.
-    pub baseline_judged: u32,
-    pub rebaseline_requested: bool,
-    /// Rejected (not equivocal) sweeps in a row, and the latest reason.
-    pub rejected_in_row: u32,
-    pub last_reject: Option<RejectReason>,
-    /// Latest judged sweep's percentage of baseline.
-    pub last_percent: Option<f32>,
-    pub last_sweep_s: Option<f64>,
     /// Newest last.
     pub cascade: VecDeque<SweepResult>,
     pub trend: Vec<TrendPoint>,
@@ -176,17 +84,8 @@ impl ChannelView {
         Self {
             channel,
             label,
-            state: MonitorState::Baseline,
-            since_s: None,
-            declared_at_s: None,
-            engine_state: None,
+            verdict: ChannelVerdict::default(),
             baseline: None,
-            baseline_judged: 0,
-            rebaseline_requested: false,
-            rejected_in_row: 0,
-            last_reject: None,
-            last_percent: None,
-            last_sweep_s: None,
             cascade: VecDeque::with_capacity(CASCADE_MAX),
             trend: Vec::new(),
             trend_max_uv: 0.0,
@@ -450,68 +349,12 @@ impl DashboardState {
     }
 
     fn verdict_of(&self, c: &ChannelView) -> Verdict {
-        if self.source_failed.is_some() {
-            return Verdict::CannotJudge {
-                why: CannotJudgeWhy::SourceFailed,
-                underneath: c.state,
-                percent: c.last_percent,
-            };
-        }
-        if c.rejected_in_row >= CANNOT_JUDGE_AFTER {
-            if let Some(reason) = c.last_reject {
-                return Verdict::CannotJudge {
-                    why: CannotJudgeWhy::Rejected {
-                        reason,
-                        count: c.rejected_in_row,
-                    },
-                    underneath: c.state,
-                    percent: c.last_percent,
-                };
-            }
-        }
-        if self.ended.is_none() {
-            let last = c.last_sweep_s.unwrap_or(0.0);
-            let quiet = self.stream_time_s - last;
-            if quiet >= NO_STIMULI_AFTER_S {
-                return Verdict::CannotJudge {
-                    why: CannotJudgeWhy::NoStimuli { for_s: quiet },
-                    underneath: c.state,
-                    percent: c.last_percent,
-                };
-            }
-        }
-        if c.rebaseline_requested {
-            return Verdict::Collecting {
-                judged: 0,
-                of: self.baseline_sweeps,
-                requested: true,
-            };
-        }
-        let had_baseline = c.baseline.map(|b| b.present);
-        match c.state {
-            MonitorState::Baseline => Verdict::Collecting {
-                judged: c.baseline_judged.min(self.baseline_sweeps),
-                of: self.baseline_sweeps,
-                requested: false,
-            },
-            MonitorState::Present => Verdict::Present {
-                since_s: c.since_s,
-                percent: c.last_percent,
-                none_at_baseline: had_baseline == Some(false),
-            },
-            MonitorState::Appeared => Verdict::Present {
-                since_s: c.since_s,
-                percent: c.last_percent,
-                none_at_baseline: true,
-            },
-            MonitorState::Absent if had_baseline == Some(false) => Verdict::NoBaseline,
-            MonitorState::Absent => Verdict::Absent {
-                since_s: c.since_s,
-                declared_at_s: c.declared_at_s,
-                percent: c.last_percent,
-            },
-            MonitorState::NoBaseline => Verdict::NoBaseline,
-        }
+        let now = Now {
+            stream_s: self.stream_time_s,
+            ended: self.ended.is_some(),
+            source_failed: self.source_failed.is_some(),
+        };
+        c.verdict.verdict(now)
     }
 
     /// Kinds of every banner (the run loop redraws at once when they change).
@@ -604,13 +447,7 @@ impl DashboardState {
                 let i = self.channel_slot(b.channel);
                 let c = &mut self.channels[i];
                 c.baseline = Some(*b);
-                c.since_s = Some(b.established_at_s);
-                c.declared_at_s = Some(b.established_at_s);
-                c.state = if b.present {
-                    MonitorState::Present
-                } else {
-                    MonitorState::NoBaseline
-                };
+                c.verdict.on_baseline(b);
                 if b.present {
                     c.trend_max_uv = c.trend_max_uv.max(b.p2p_uv);
                 }
@@ -620,9 +457,7 @@ impl DashboardState {
             EngineEvent::State(s) => {
                 let i = self.channel_slot(s.channel);
                 let c = &mut self.channels[i];
-                c.state = s.state;
-                c.since_s = Some(s.time_s);
-                c.declared_at_s = Some(s.declared_at_s);
+                c.verdict.on_state(s);
                 self.retag_last_point(i);
                 true
             }
@@ -646,35 +481,14 @@ impl DashboardState {
             self.lost_sample_sweeps += 1;
         }
         let c = &mut self.channels[i];
-        if c.engine_state != Some(r.state) {
-            if r.state == MonitorState::Baseline {
-                // A (re-)baseline has started.
-                c.baseline = None;
-                c.baseline_judged = 0;
-                c.last_percent = None;
-                c.rebaseline_requested = false;
-            }
-            c.engine_state = Some(r.state);
-            c.state = r.state;
-            c.since_s = Some(r.stim_time_s);
-            c.declared_at_s = Some(r.stim_time_s);
+        if r.state == MonitorState::Baseline && c.verdict.state != MonitorState::Baseline {
+            // A (re-)baseline has started: the old one is no longer drawn.
+            c.baseline = None;
         }
-        if r.state == MonitorState::Baseline && (judged || equivocal) {
-            c.baseline_judged += 1;
-        }
-        if judged || equivocal {
-            c.rejected_in_row = 0;
-        } else {
-            c.rejected_in_row += 1;
-            c.last_reject = r.reject_reason;
-        }
-        if judged && r.percent_of_baseline.is_finite() {
-            c.last_percent = Some(r.percent_of_baseline);
-        }
+        c.verdict.on_sweep(r);
         if judged && r.lsr_p2p_uv.is_finite() {
             c.trend_max_uv = c.trend_max_uv.max(r.lsr_p2p_uv);
         }
-        c.last_sweep_s = Some(r.stim_time_s);
         if c.cascade.len() == CASCADE_MAX {
             c.cascade.pop_front();
         }
@@ -781,7 +595,7 @@ impl DashboardState {
             (Mode::ConfirmRebaseline, Action::Confirm) => {
                 self.mode = Mode::Normal;
                 for c in &mut self.channels {
-                    c.rebaseline_requested = true;
+                    c.verdict.ask_rebaseline();
                 }
                 self.notice = Some(format!(
                     "re-baseline asked for at {}: collecting {} new baseline sweeps",
@@ -1035,7 +849,6 @@ pub(crate) mod tests {
             st.verdict(0),
             Some(Verdict::Collecting {
                 judged: 0,
-                of: 10,
                 requested: false
             })
         );
@@ -1072,7 +885,6 @@ pub(crate) mod tests {
             st.verdict(1),
             Some(Verdict::Collecting {
                 judged: 3,
-                of: 10,
                 requested: false
             })
         );
@@ -1087,7 +899,6 @@ pub(crate) mod tests {
             Some(Verdict::Present {
                 since_s: Some(10.0),
                 percent: Some(100.0),
-                none_at_baseline: false
             })
         );
         for k in 11..=15 {
@@ -1259,10 +1070,9 @@ pub(crate) mod tests {
         st.apply_output(&state_change(1, MonitorState::Present, 11.0, 13.0));
         assert_eq!(
             st.verdict(0),
-            Some(Verdict::Present {
+            Some(Verdict::Appeared {
                 since_s: Some(11.0),
                 percent: None,
-                none_at_baseline: true
             })
         );
         // ... and when it goes again, the channel is back to "no LSR at baseline".
@@ -1346,7 +1156,6 @@ pub(crate) mod tests {
             st.verdict(1),
             Some(Verdict::Collecting {
                 judged: 0,
-                of: 10,
                 requested: true
             })
         );
@@ -1357,7 +1166,7 @@ pub(crate) mod tests {
             SweepStatus::Present,
             MonitorState::Present,
         )));
-        assert!(st.channels[1].rebaseline_requested);
+        assert!(st.channels[1].verdict.rebaseline_requested);
         // ... the first sweep of the new baseline does.
         st.apply_output(&ev(sweep(
             2,
@@ -1369,7 +1178,6 @@ pub(crate) mod tests {
             st.verdict(1),
             Some(Verdict::Collecting {
                 judged: 1,
-                of: 10,
                 requested: false
             })
         );

@@ -6,6 +6,7 @@
 //! ANSI colours (every terminal and SSH client shows them), plus one 256-colour grey for shading.
 //!
 //! - LSR present: yellow (attention: the compression that causes the spasm is still there);
+//! - LSR appeared (none at baseline): light yellow, its own glyph (an LSR, but not a return);
 //! - LSR absent: green (the goal of the decompression);
 //! - no LSR at baseline: blue (nothing can disappear on this channel);
 //! - baseline being collected: cyan;
@@ -20,6 +21,7 @@ pub fn verdict_color(kind: VerdictKind) -> Color {
     match kind {
         VerdictKind::Baseline => Color::Cyan,
         VerdictKind::Present => Color::Yellow,
+        VerdictKind::Appeared => Color::LightYellow,
         VerdictKind::Absent => Color::Green,
         VerdictKind::NoBaseline => Color::Blue,
         VerdictKind::CannotJudge => Color::Magenta,
@@ -47,6 +49,7 @@ pub fn band_glyph(kind: VerdictKind) -> &'static str {
     match kind {
         VerdictKind::Baseline => "·",
         VerdictKind::Present => "▆",
+        VerdictKind::Appeared => "▲",
         VerdictKind::Absent => "▁",
         VerdictKind::NoBaseline => "○",
         VerdictKind::CannotJudge => "×",

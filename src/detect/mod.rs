@@ -27,6 +27,7 @@ pub mod history;
 pub mod measure;
 pub mod sweep;
 pub mod tracker;
+pub mod verdict;
 
 pub use engine::{Engine, EngineCounters, EngineEvent, REJECT_REASONS};
 

@@ -201,6 +201,32 @@ pub const SWEEP_COLUMNS: &[ColDef] = &[
         Str,
         "the channel's monitored state after this sweep",
     ),
+    (
+        "tail_removed_uv",
+        F64,
+        "stimulus-artifact tail removed before filtering, at the end of the blank, microvolts",
+    ),
+    (
+        "tail_at_window_uv",
+        F64,
+        "the removed tail at the start of the LSR window, microvolts",
+    ),
+    (
+        "evidence",
+        F64,
+        "this sweep's evidence that the LSR is gone, as the sequential criterion counted it",
+    ),
+    (
+        "verdict",
+        Str,
+        "the channel's verdict after this sweep: baseline, present, appeared, absent, \
+         no_baseline or cannot_judge",
+    ),
+    (
+        "verdict_reason",
+        Str,
+        "why the channel cannot be judged; empty when it can",
+    ),
 ];
 
 pub const COUNTER_COLUMNS: &[ColDef] = &[

@@ -29,6 +29,7 @@ use super::h5util::{self, attr_f64, attr_i32, attr_str, ds_str, ds_str_1d, typed
 use super::layout::{self as l, ColKind};
 use super::recover::finalize;
 use super::samples::{ConversionCounts, NativeBuf, Storage};
+use crate::detect::verdict::{Now, VerdictBook, VerdictKind};
 use crate::model::{Marker, SampleFormat, Stimulus, SweepResult};
 use crate::source::SourceInfo;
 
@@ -138,6 +139,8 @@ pub struct SessionWriter {
     gaps: AppendTable,
     markers: AppendTable,
     sweeps: AppendTable,
+    /// The channels' verdicts, for the sweep rows.
+    verdicts: VerdictBook,
     counters: AppendTable,
     conv: ConversionCounts,
     user_counters: Vec<(String, u64)>,
@@ -293,6 +296,7 @@ impl SessionWriter {
             markers,
             sweeps,
             counters,
+            verdicts: VerdictBook::default(),
             conv: ConversionCounts::default(),
             user_counters: Vec::new(),
             counters_stored: Vec::new(),
@@ -374,8 +378,15 @@ impl SessionWriter {
         self.markers.push(&[Val::S(&m.label), Val::F(m.time_s)]);
     }
 
-    /// Records the result of one sweep of one channel.
+    /// Records the result of one sweep of one channel, with the channel's verdict after it
+    /// (`crate::detect::verdict`: it follows from the channel's sweeps alone).
     pub fn add_sweep(&mut self, r: &SweepResult, channel_label: &str) {
+        self.verdicts.channel_mut(r.channel).on_sweep(r);
+        let v = self
+            .verdicts
+            .verdict(r.channel, Now::at_sweep(r.stim_time_s));
+        let verdict = v.as_ref().map_or(VerdictKind::Baseline, |v| v.kind());
+        let reason = v.and_then(|v| v.reason()).unwrap_or_default();
         self.sweeps.push(&[
             Val::I(r.stim_index as i64),
             Val::F(r.stim_time_s),
@@ -392,6 +403,11 @@ impl SessionWriter {
             Val::F(r.template_corr as f64),
             Val::F(r.percent_of_baseline as f64),
             Val::S(r.state.as_str()),
+            Val::F(r.tail_removed_uv as f64),
+            Val::F(r.tail_at_window_uv as f64),
+            Val::F(r.evidence as f64),
+            Val::S(verdict.as_str()),
+            Val::S(&reason),
         ]);
     }
 

@@ -259,6 +259,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
                 Ok(Output::End(c)) => { end = Some(c); break; }
                 Ok(Output::SourceFailed(m)) => {
                     eprintln!("lsrmon: the source failed: {m}");
+                    collector.source_failed();
                     failure = Some(m);
                 }
                 Err(_) => break,
@@ -277,6 +278,9 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
             },
             default(Duration::from_millis(200)) => {}
         }
+        // "No stimuli" is a verdict of time, not of a sweep: said as the signal goes by.
+        let processed = running.health.frames_processed.load(Ordering::Relaxed);
+        reporter.tick(&mut out, processed as f64 / info.sample_rate_hz.max(1.0))?;
         out.flush()?;
         session.markers_due();
         if !receiving && session.position.load(Ordering::Relaxed) > 0 {

@@ -19,6 +19,7 @@ pub fn big_word(v: &Verdict) -> &'static str {
     match v {
         Verdict::Collecting { .. } => "BASELINE",
         Verdict::Present { .. } => "LSR PRESENT",
+        Verdict::Appeared { .. } => "LSR APPEARED",
         Verdict::Absent { .. } => "LSR ABSENT",
         Verdict::NoBaseline => "NO LSR",
         Verdict::CannotJudge { .. } => "CANNOT JUDGE",
@@ -40,16 +41,13 @@ fn state_words(s: MonitorState) -> &'static str {
     }
 }
 
-/// The whole verdict in one line of words (the banner's main line).
-pub fn line(v: &Verdict, markers: &[Marker], ended: bool) -> String {
+/// The whole verdict in one line of words (the banner's main line); `of` is how many sweeps
+/// a baseline takes.
+pub fn line(v: &Verdict, markers: &[Marker], ended: bool, of: u32) -> String {
     let mut parts: Vec<String> = Vec::new();
     match v {
-        Verdict::Collecting {
-            judged,
-            of,
-            requested,
-        } => {
-            parts.push(format!("BASELINE ({judged}/{of})"));
+        Verdict::Collecting { judged, requested } => {
+            parts.push(format!("BASELINE ({}/{of})", (*judged).min(of)));
             parts.push(if *requested {
                 "re-baseline asked for, waiting for the next sweeps".into()
             } else {
@@ -59,20 +57,24 @@ pub fn line(v: &Verdict, markers: &[Marker], ended: bool) -> String {
         Verdict::Present {
             since_s,
             percent: p,
-            none_at_baseline,
         } => {
-            let mut head = if *none_at_baseline {
-                "LSR APPEARED".to_string()
-            } else {
-                "LSR PRESENT".to_string()
-            };
+            let mut head = "LSR PRESENT".to_string();
             if let Some(t) = since_s {
                 head.push_str(&format!(" since {}", clock(*t)));
             }
             parts.push(head);
-            if *none_at_baseline {
-                parts.push("none at baseline: not a return".into());
+            parts.extend(percent(*p));
+        }
+        Verdict::Appeared {
+            since_s,
+            percent: p,
+        } => {
+            let mut head = "LSR APPEARED".to_string();
+            if let Some(t) = since_s {
+                head.push_str(&format!(" since {}", clock(*t)));
             }
+            parts.push(head);
+            parts.push("none at baseline: not a return".into());
             parts.extend(percent(*p));
         }
         Verdict::Absent {
@@ -151,7 +153,7 @@ pub fn render(st: &DashboardState, i: usize, area: Rect, buf: &mut Buffer) {
         "  "
     };
     let label = format!("{sel}{}", c.label);
-    let text = line(&v, &st.markers, st.ended.is_some());
+    let text = line(&v, &st.markers, st.ended.is_some(), st.baseline_sweeps);
     let w = area.width as usize;
     let main = style.add_modifier(Modifier::BOLD);
     let quiet = style.remove_modifier(Modifier::BOLD);

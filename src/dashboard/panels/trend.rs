@@ -39,26 +39,14 @@ pub fn fmt_short(v: f32) -> String {
 
 /// The band's key in words.
 pub fn band_key() -> String {
-    [
-        VerdictKind::Present,
-        VerdictKind::Absent,
-        VerdictKind::CannotJudge,
-        VerdictKind::Baseline,
-        VerdictKind::NoBaseline,
-    ]
-    .iter()
-    .map(|k| {
-        let w = match k {
-            VerdictKind::Present => "present",
-            VerdictKind::Absent => "absent",
-            VerdictKind::CannotJudge => "cannot judge",
-            VerdictKind::Baseline => "baseline",
-            VerdictKind::NoBaseline => "no LSR at baseline",
-        };
-        format!("{} {w}", theme::band_glyph(*k))
-    })
-    .collect::<Vec<_>>()
-    .join("  ")
+    VerdictKind::ALL
+        .iter()
+        .map(|k| {
+            let w = k.words();
+            format!("{} {w}", theme::band_glyph(*k))
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// Draws the trend of channel `i`.
