@@ -203,6 +203,10 @@ pub struct SweepAnalyzer {
     /// removed from each channel on the current sweep.
     tail_fit: Option<TailFit>,
     tail: Vec<TailRemoved>,
+    /// Per direct channel, the sweep with the artifact's tail removed, where the direct
+    /// response is measured (empty unless `conditioning.artifact_tail`; see
+    /// [`Self::condition`]).
+    direct_clean: Vec<Vec<f32>>,
     /// FFT plans and buffers of the template correlation (see [`LagCorrelator`]).
     pub correlator: LagCorrelator,
     /// How much the SNR thresholds' excess over 1 grows for this channel bandwidth (see
@@ -298,6 +302,11 @@ impl SweepAnalyzer {
                 )
             }),
             tail: vec![TailRemoved::default(); channels.len()],
+            direct_clean: if c.artifact_tail {
+                vec![vec![0.0; geo.seg_len]; channels.len()]
+            } else {
+                Vec::new()
+            },
             correlator: LagCorrelator::new(
                 geo.window_len,
                 (s.judge.template_max_lag_ms * fs / 1000.0) as usize,
@@ -384,6 +393,26 @@ impl SweepAnalyzer {
                     .unwrap_or_default();
             }
         }
+        // The direct response is measured on a copy of each direct channel with its own
+        // artifact tail removed (the same model, without crosstalk taps): the tail of a
+        // millivolt artifact is still hundreds of µV at the blank's end, so under
+        // neuromuscular blockade it alone would pass for a direct response and the sweeps
+        // would count as evidence that the LSR is gone. The copy is used for that measure
+        // only: the crosstalk reference keeps the direct channel as it was (an exponential
+        // fitted over the M response would take part of it, and the crosstalk fit would carry
+        // that part into the LSR window).
+        let clean_direct = self.tail_fit.is_some() && !self.direct_clean.is_empty();
+        if let Some(tf) = self.tail_fit.as_mut().filter(|_| clean_direct) {
+            let fit_span = blank.end..self.geo.at(frac, c.tail_fit_end_ms);
+            let t_b = self.geo.pre_n as f64 + frac + c.artifact_blank_ms * self.geo.fs / 1000.0;
+            let probe = self.geo.window(frac).start;
+            for &ch in &chans.direct {
+                let d = &mut self.direct_clean[ch];
+                d.copy_from_slice(&self.seg[ch]);
+                let _ = tf.remove(d, None, fit_span.clone(), t_b, probe);
+                bridge(d, blank.clone());
+            }
+        }
         for &ch in chans.lsr.iter().chain(&chans.direct) {
             bridge(&mut self.seg[ch], blank.clone());
         }
@@ -409,11 +438,33 @@ impl SweepAnalyzer {
             }
             self.high_band[a] = self.filter.high_band_rms()[0];
         }
+        if clean_direct {
+            let mut k = 0;
+            while k < chans.direct.len() {
+                let a = chans.direct[k];
+                let r = match chans.direct.get(k + 1) {
+                    Some(&b) => {
+                        let (x, y) = two_mut(&mut self.direct_clean, a, b);
+                        self.filter.filter_pair(x, Some(y))
+                    }
+                    None => self.filter.filter_pair(&mut self.direct_clean[a], None),
+                };
+                if r.is_err() {
+                    facts.incomplete = true;
+                }
+                k += 2;
+            }
+        }
         let m = &self.settings.measure;
         let dwin =
             self.geo.at(frac, m.direct_window_ms[0])..self.geo.at(frac, m.direct_window_ms[1]);
         for &ch in &chans.direct {
-            let p = measure::p2p(&self.seg[ch][dwin.clone()]);
+            let src = if clean_direct {
+                &self.direct_clean[ch]
+            } else {
+                &self.seg[ch]
+            };
+            let p = measure::p2p(&src[dwin.clone()]);
             if facts.direct_p2p.is_nan() || p > facts.direct_p2p {
                 facts.direct_p2p = p;
             }
