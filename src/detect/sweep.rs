@@ -203,6 +203,8 @@ pub struct SweepAnalyzer {
     /// removed from each channel on the current sweep.
     tail_fit: Option<TailFit>,
     tail: Vec<TailRemoved>,
+    /// Per channel, which of its recent sweeps' best tail models had a slow component.
+    slow_votes: Vec<SlowVotes>,
     /// Per direct channel, the sweep with the artifact's tail removed, where the direct
     /// response is measured (empty unless `conditioning.artifact_tail`; see
     /// [`Self::condition`]).
@@ -302,6 +304,7 @@ impl SweepAnalyzer {
                 )
             }),
             tail: vec![TailRemoved::default(); channels.len()],
+            slow_votes: vec![SlowVotes::default(); channels.len()],
             direct_clean: if c.artifact_tail {
                 vec![vec![0.0; geo.seg_len]; channels.len()]
             } else {
@@ -388,9 +391,11 @@ impl SweepAnalyzer {
                     }
                     _ => (self.seg[ch].as_mut_slice(), None),
                 };
+                let allow_slow = self.slow_votes[ch].allow_slow();
                 self.tail[ch] = tf
-                    .remove(x, d, fit_span.clone(), t_b, probe)
+                    .remove(x, d, fit_span.clone(), t_b, probe, allow_slow)
                     .unwrap_or_default();
+                self.slow_votes[ch].push(self.tail[ch].slow_preferred);
             }
         }
         // The direct response is measured on a copy of each direct channel with its own
@@ -409,7 +414,7 @@ impl SweepAnalyzer {
             for &ch in &chans.direct {
                 let d = &mut self.direct_clean[ch];
                 d.copy_from_slice(&self.seg[ch]);
-                let _ = tf.remove(d, None, fit_span.clone(), t_b, probe);
+                let _ = tf.remove(d, None, fit_span.clone(), t_b, probe, true);
                 bridge(d, blank.clone());
             }
         }
@@ -782,6 +787,38 @@ impl Judgement {
             evidence: 0.0,
             matches_baseline: false,
         }
+    }
+}
+
+/// Recent sweeps a channel's slow tail component is decided on (as many as its running noise
+/// levels, see [`super::tracker`]).
+const SLOW_MEMORY: u32 = 15;
+
+/// Whether a channel's artifact has a slow recovery component, decided by its recent sweeps.
+///
+/// The slow component (2-5 ms) is a property of the electrode, the same in every sweep. But
+/// on one sweep, over the 5 ms the tail is fitted on, it cannot be told from the slow lobe
+/// that volume conduction adds to the crosstalk (to 10-12 ms, varying from sweep to sweep,
+/// and not in the crosstalk taps): a sweep that takes that lobe for a slow tail subtracts an
+/// exponential that runs on through the LSR window, where it leaves a deflection with an
+/// onset just after the window's start (tens of µV, `tail_at_window_uv` far above the
+/// channel's other sweeps) that repeats whenever the lobe is large. So a slow component is
+/// removed only when most of the channel's recent sweeps' best models have one (until three
+/// sweeps are known, each sweep decides for itself).
+#[derive(Clone, Copy, Debug, Default)]
+struct SlowVotes {
+    bits: u32,
+    n: u32,
+}
+
+impl SlowVotes {
+    fn push(&mut self, slow: bool) {
+        self.bits = ((self.bits << 1) | u32::from(slow)) & ((1 << SLOW_MEMORY) - 1);
+        self.n = (self.n + 1).min(SLOW_MEMORY);
+    }
+
+    fn allow_slow(&self) -> bool {
+        self.n < 3 || 2 * self.bits.count_ones() > self.n
     }
 }
 
