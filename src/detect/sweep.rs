@@ -848,6 +848,25 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_tail_component_needs_most_of_the_recent_sweeps() {
+        let mut v = SlowVotes::default();
+        assert!(v.allow_slow(), "each sweep decides until three are known");
+        for _ in 0..SLOW_MEMORY {
+            v.push(false);
+        }
+        // An occasional sweep that prefers one (a crosstalk lobe taken for a tail) is outvoted.
+        for k in 0..20 {
+            v.push(k % 3 == 0);
+            assert!(!v.allow_slow(), "sweep {k}");
+        }
+        // A channel whose artifact has a slow component: most sweeps prefer it.
+        for _ in 0..8 {
+            v.push(true);
+        }
+        assert!(v.allow_slow());
+    }
+
+    #[test]
     fn thresholds_scale_once_by_bandwidth_or_by_the_measured_noise() {
         let s = Settings::default();
         let wide = SweepAnalyzer::new(48_000.0, &[], &s).unwrap();
