@@ -50,6 +50,11 @@ pub struct ValidateArgs {
     /// Print every error found, one per line (stderr).
     #[arg(long)]
     pub problems: bool,
+    /// Run only the matrix patients of this scenario (repeatable; each patient keeps its
+    /// seed, so a subset reproduces its rows of the full matrix). For quick checks: the
+    /// totals then cover the subset only.
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Vec<Scenario>,
 }
 
 /// One case of the plan.
@@ -76,6 +81,9 @@ pub fn run(g: &GlobalArgs, a: &ValidateArgs) -> Result<(), CliError> {
     let mut plan = Vec::new();
     for k in 0..a.patients as u64 {
         let sc = Scenario::ALL[(k % Scenario::ALL.len() as u64) as usize];
+        if !a.scenario.is_empty() && !a.scenario.contains(&sc) {
+            continue;
+        }
         plan.push(Case {
             group: sc.name().to_string(),
             patient: patients::draw(a.first_seed + k, sc, a.duration),
@@ -342,12 +350,16 @@ impl Report {
             }
         }
         m.push_str(&format!(
-            "\nMade by `lsrmon validate --patients {} --duration {} --false-alarm-hours {} --false-alarm-case {} --first-seed {}` with the criterion `absent_run = {}` (evidence), `present_run = {}`, `present_snr = {}`, `min_lsr_uv = {}`, `lsr_onset_ms = {:?}`, `template_min_corr = {}`, artifact tail removal {}.\n",
+            "\nMade by `lsrmon validate --patients {} --duration {} --false-alarm-hours {} --false-alarm-case {} --first-seed {}{}` with the criterion `absent_run = {}` (evidence), `present_run = {}`, `present_snr = {}`, `min_lsr_uv = {}`, `lsr_onset_ms = {:?}`, `template_min_corr = {}`, artifact tail removal {}.\n",
             a.patients,
             a.duration,
             a.false_alarm_hours,
             a.false_alarm_case,
             a.first_seed,
+            a.scenario
+                .iter()
+                .map(|s| format!(" --scenario {s}"))
+                .collect::<String>(),
             settings.criterion.absent_run,
             settings.criterion.present_run,
             settings.judge.present_snr,

@@ -203,6 +203,12 @@ pub struct SweepAnalyzer {
     /// removed from each channel on the current sweep.
     tail_fit: Option<TailFit>,
     tail: Vec<TailRemoved>,
+    /// Per channel, which of its recent sweeps' best tail models had a slow component.
+    slow_votes: Vec<SlowVotes>,
+    /// Per direct channel, the sweep with the artifact's tail removed, where the direct
+    /// response is measured (empty unless `conditioning.artifact_tail`; see
+    /// [`Self::condition`]).
+    direct_clean: Vec<Vec<f32>>,
     /// FFT plans and buffers of the template correlation (see [`LagCorrelator`]).
     pub correlator: LagCorrelator,
     /// How much the SNR thresholds' excess over 1 grows for this channel bandwidth (see
@@ -298,6 +304,12 @@ impl SweepAnalyzer {
                 )
             }),
             tail: vec![TailRemoved::default(); channels.len()],
+            slow_votes: vec![SlowVotes::default(); channels.len()],
+            direct_clean: if c.artifact_tail {
+                vec![vec![0.0; geo.seg_len]; channels.len()]
+            } else {
+                Vec::new()
+            },
             correlator: LagCorrelator::new(
                 geo.window_len,
                 (s.judge.template_max_lag_ms * fs / 1000.0) as usize,
@@ -379,9 +391,31 @@ impl SweepAnalyzer {
                     }
                     _ => (self.seg[ch].as_mut_slice(), None),
                 };
+                let allow_slow = self.slow_votes[ch].allow_slow();
                 self.tail[ch] = tf
-                    .remove(x, d, fit_span.clone(), t_b, probe)
+                    .remove(x, d, fit_span.clone(), t_b, probe, allow_slow)
                     .unwrap_or_default();
+                self.slow_votes[ch].push(self.tail[ch].slow_preferred);
+            }
+        }
+        // The direct response is measured on a copy of each direct channel with its own
+        // artifact tail removed (the same model, without crosstalk taps): the tail of a
+        // millivolt artifact is still hundreds of µV at the blank's end, so under
+        // neuromuscular blockade it alone would pass for a direct response and the sweeps
+        // would count as evidence that the LSR is gone. The copy is used for that measure
+        // only: the crosstalk reference keeps the direct channel as it was (an exponential
+        // fitted over the M response would take part of it, and the crosstalk fit would carry
+        // that part into the LSR window).
+        let clean_direct = self.tail_fit.is_some() && !self.direct_clean.is_empty();
+        if let Some(tf) = self.tail_fit.as_mut().filter(|_| clean_direct) {
+            let fit_span = blank.end..self.geo.at(frac, c.tail_fit_end_ms);
+            let t_b = self.geo.pre_n as f64 + frac + c.artifact_blank_ms * self.geo.fs / 1000.0;
+            let probe = self.geo.window(frac).start;
+            for &ch in &chans.direct {
+                let d = &mut self.direct_clean[ch];
+                d.copy_from_slice(&self.seg[ch]);
+                let _ = tf.remove(d, None, fit_span.clone(), t_b, probe, true);
+                bridge(d, blank.clone());
             }
         }
         for &ch in chans.lsr.iter().chain(&chans.direct) {
@@ -409,11 +443,33 @@ impl SweepAnalyzer {
             }
             self.high_band[a] = self.filter.high_band_rms()[0];
         }
+        if clean_direct {
+            let mut k = 0;
+            while k < chans.direct.len() {
+                let a = chans.direct[k];
+                let r = match chans.direct.get(k + 1) {
+                    Some(&b) => {
+                        let (x, y) = two_mut(&mut self.direct_clean, a, b);
+                        self.filter.filter_pair(x, Some(y))
+                    }
+                    None => self.filter.filter_pair(&mut self.direct_clean[a], None),
+                };
+                if r.is_err() {
+                    facts.incomplete = true;
+                }
+                k += 2;
+            }
+        }
         let m = &self.settings.measure;
         let dwin =
             self.geo.at(frac, m.direct_window_ms[0])..self.geo.at(frac, m.direct_window_ms[1]);
         for &ch in &chans.direct {
-            let p = measure::p2p(&self.seg[ch][dwin.clone()]);
+            let src = if clean_direct {
+                &self.direct_clean[ch]
+            } else {
+                &self.seg[ch]
+            };
+            let p = measure::p2p(&src[dwin.clone()]);
             if facts.direct_p2p.is_nan() || p > facts.direct_p2p {
                 facts.direct_p2p = p;
             }
@@ -734,6 +790,38 @@ impl Judgement {
     }
 }
 
+/// Recent sweeps a channel's slow tail component is decided on (as many as its running noise
+/// levels, see [`super::tracker`]).
+const SLOW_MEMORY: u32 = 15;
+
+/// Whether a channel's artifact has a slow recovery component, decided by its recent sweeps.
+///
+/// The slow component (2-5 ms) is a property of the electrode, the same in every sweep. But
+/// on one sweep, over the 5 ms the tail is fitted on, it cannot be told from the slow lobe
+/// that volume conduction adds to the crosstalk (to 10-12 ms, varying from sweep to sweep,
+/// and not in the crosstalk taps): a sweep that takes that lobe for a slow tail subtracts an
+/// exponential that runs on through the LSR window, where it leaves a deflection with an
+/// onset just after the window's start (tens of µV, `tail_at_window_uv` far above the
+/// channel's other sweeps) that repeats whenever the lobe is large. So a slow component is
+/// removed only when most of the channel's recent sweeps' best models have one (until three
+/// sweeps are known, each sweep decides for itself).
+#[derive(Clone, Copy, Debug, Default)]
+struct SlowVotes {
+    bits: u32,
+    n: u32,
+}
+
+impl SlowVotes {
+    fn push(&mut self, slow: bool) {
+        self.bits = ((self.bits << 1) | u32::from(slow)) & ((1 << SLOW_MEMORY) - 1);
+        self.n = (self.n + 1).min(SLOW_MEMORY);
+    }
+
+    fn allow_slow(&self) -> bool {
+        self.n < 3 || 2 * self.bits.count_ones() > self.n
+    }
+}
+
 /// Two distinct mutable rows of a table.
 fn two_mut(v: &mut [Vec<f32>], a: usize, b: usize) -> (&mut [f32], &mut [f32]) {
     debug_assert_ne!(a, b);
@@ -757,6 +845,25 @@ mod tests {
         assert_eq!(g.decision_frames(5000.0), (5399, 5800));
         // A stimulus between samples moves both with it.
         assert_eq!(g.decision_frames(5000.6), (5400, 5800));
+    }
+
+    #[test]
+    fn a_slow_tail_component_needs_most_of_the_recent_sweeps() {
+        let mut v = SlowVotes::default();
+        assert!(v.allow_slow(), "each sweep decides until three are known");
+        for _ in 0..SLOW_MEMORY {
+            v.push(false);
+        }
+        // An occasional sweep that prefers one (a crosstalk lobe taken for a tail) is outvoted.
+        for k in 0..20 {
+            v.push(k % 3 == 0);
+            assert!(!v.allow_slow(), "sweep {k}");
+        }
+        // A channel whose artifact has a slow component: most sweeps prefer it.
+        for _ in 0..8 {
+            v.push(true);
+        }
+        assert!(v.allow_slow());
     }
 
     #[test]

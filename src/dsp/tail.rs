@@ -49,6 +49,9 @@ pub struct TailRemoved {
     /// Time constants used, ms (0 when that component was not used).
     pub fast_ms: f32,
     pub slow_ms: f32,
+    /// The best model of this sweep alone had a slow component (whether or not it was used;
+    /// see [`TailFit::remove`]'s `allow_slow`).
+    pub slow_preferred: bool,
 }
 
 /// A fitted model: its score, coefficients, number of exponentials, their time constants'
@@ -93,8 +96,10 @@ impl TailFit {
     /// Fits and removes the tail of `x` over `fit` (segment indices; `fit.start` is the first
     /// sample after the blank, at `t_b_samples` from the segment start in fractional samples).
     /// `d` is the direct-response reference (None: no crosstalk in the model). `probe` is a
-    /// segment index where the removed amount is reported. Returns None (and leaves `x` as
-    /// it was) when the span is too short or nothing is worth removing.
+    /// segment index where the removed amount is reported. With `allow_slow` false the best
+    /// model without a slow component is removed (the returned `slow_preferred` still says
+    /// whether the best model of all had one). Returns None (and leaves `x` as it was) when
+    /// the span is too short or nothing is worth removing.
     #[allow(clippy::needless_range_loop)] // p and q index the Gram matrix and build shifts
     pub fn remove(
         &mut self,
@@ -103,6 +108,7 @@ impl TailFit {
         fit: Range<usize>,
         t_b_samples: f64,
         probe: usize,
+        allow_slow: bool,
     ) -> Option<TailRemoved> {
         let n = fit.len().min(self.basis[0].len());
         let fit = fit.start..fit.start + n;
@@ -166,6 +172,7 @@ impl TailFit {
         let bic = |rss: f64, k: usize| nf * (rss.max(1e-12) / nf).ln() + k as f64 * nf.ln();
         // Models: `taus` holds the exponentials used (none, fast, fast + slow).
         let mut best: Option<Fitted> = None;
+        let mut best_fast: Option<Fitted> = None;
         let lags: Range<isize> = if d.is_some() { -ml..ml + 1 } else { 0..1 };
         let mut tried_none = false;
         for lag in lags {
@@ -227,11 +234,19 @@ impl TailFit {
                 if best.as_ref().is_none_or(|bst| score < bst.0) {
                     best = Some((score, beta, ne, taus, taps));
                 }
+                if ne < 2 && best_fast.as_ref().is_none_or(|bst| score < bst.0) {
+                    best_fast = Some((score, beta, ne, taus, taps));
+                }
             }
         }
-        let (_, beta, ne, taus, taps) = best?;
+        let slow_preferred = best.as_ref().is_some_and(|b| b.2 == 2);
+        let (_, beta, ne, taus, taps) = if allow_slow { best } else { best_fast }?;
         if ne == 0 {
-            return None;
+            // Nothing removed; the sweep's own preference is still reported.
+            return slow_preferred.then(|| TailRemoved {
+                slow_preferred,
+                ..TailRemoved::default()
+            });
         }
         // Subtract the exponentials from the end of the blank on.
         let amps: [f64; 2] = std::array::from_fn(|e| if e < ne { beta[taps + e] } else { 0.0 });
@@ -255,6 +270,7 @@ impl TailFit {
             } else {
                 0.0
             },
+            slow_preferred,
         };
         for (i, v) in x.iter_mut().enumerate().skip(fit.start) {
             let r = value(i);
@@ -341,7 +357,7 @@ mod tests {
             assert!(before > 10.0, "{before}");
             let mut f = TailFit::new(fs, ms(5.0) + 1, ms(0.7));
             let got = f
-                .remove(&mut x, None, ms(2.0)..ms(7.0), t_b, ms(6.0))
+                .remove(&mut x, None, ms(2.0)..ms(7.0), t_b, ms(6.0), true)
                 .unwrap();
             assert!((got.at_probe - before).abs() < 0.2 * before, "{got:?}");
             let worst = x[ms(6.0)..].iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -368,7 +384,14 @@ mod tests {
         let mut x: Vec<f32> = d.iter().map(|v| 0.05 * v).collect();
         let orig = x.clone();
         let mut f = TailFit::new(fs, ms(5.0) + 1, ms(0.7));
-        let r = f.remove(&mut x, Some(&d), ms(2.0)..ms(7.0), ms(2.0) as f64, ms(6.0));
+        let r = f.remove(
+            &mut x,
+            Some(&d),
+            ms(2.0)..ms(7.0),
+            ms(2.0) as f64,
+            ms(6.0),
+            true,
+        );
         let worst = x
             .iter()
             .zip(&orig)
