@@ -190,6 +190,8 @@ pub struct Analysis {
 pub struct Collector {
     labels: Vec<String>,
     pub sweeps: Vec<KeptSweep>,
+    /// Keep every sweep's measures (the per-sweep table); off, only the summaries grow.
+    keep_sweeps: bool,
     channels: BTreeMap<usize, ChannelSummary>,
     pub mains_hz: Option<f64>,
 }
@@ -199,8 +201,19 @@ impl Collector {
         Self {
             labels: info.channels.iter().map(|c| c.label.clone()).collect(),
             sweeps: Vec::new(),
+            keep_sweeps: true,
             channels: BTreeMap::new(),
             mains_hz: None,
+        }
+    }
+
+    /// A collector for the channel summaries and counters only: [`Self::finish`] gives an
+    /// empty per-sweep table, and memory does not grow with the number of sweeps (a live
+    /// session that writes neither `--json` nor `--report` needs nothing more).
+    pub fn summaries_only(info: &SourceInfo) -> Self {
+        Self {
+            keep_sweeps: false,
+            ..Self::new(info)
         }
     }
 
@@ -226,7 +239,9 @@ impl Collector {
         match e {
             EngineEvent::Stimulus(_) => {}
             EngineEvent::Sweep(r) => {
-                self.sweeps.push(KeptSweep::from(r));
+                if self.keep_sweeps {
+                    self.sweeps.push(KeptSweep::from(r));
+                }
                 let s = self.summary(r.channel);
                 match r.status {
                     SweepStatus::Present => s.sweeps_present += 1,
