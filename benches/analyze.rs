@@ -85,7 +85,11 @@ fn ensure_pynwb(minutes: f64, kind: &PynwbKind) -> Option<PathBuf> {
     simulated_file(&src, kind.rate, minutes * 60.0, &["--no-trigger"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/write_pynwb_storage.py");
     let tmp = out.with_extension("partial.nwb");
-    eprintln!("bench: writing {} with pynwb ({})", out.display(), kind.storage);
+    eprintln!(
+        "bench: writing {} with pynwb ({})",
+        out.display(),
+        kind.storage
+    );
     let st = Command::new(py)
         .arg(script)
         .arg(&tmp)
@@ -377,7 +381,10 @@ fn main() {
     for kind in [&PYNWB_F32, &PYNWB_I16_GZIP] {
         match ensure_pynwb(minutes, kind) {
             Some(path) => rows.push(measure(&path, kind.label, kind.tag, reps, cores)),
-            None => eprintln!("bench: no Python environment (`./dev setup`): {} skipped", kind.label),
+            None => eprintln!(
+                "bench: no Python environment (`./dev setup`): {} skipped",
+                kind.label
+            ),
         }
     }
     for kind in [&F32_RAW, &I16_GZIP] {
