@@ -46,6 +46,83 @@ struct Kind {
     args: &'static [&'static str],
 }
 
+/// A 3-channel case written by pynwb (`tests/py/write_pynwb_storage.py`), as a researcher's
+/// file would be: the simulated patient's EMG (no trigger channel; stimuli in the file's
+/// stimulus table) copied into the given storage.
+struct PynwbKind {
+    tag: &'static str,
+    label: &'static str,
+    rate: f64,
+    storage: &'static str,
+}
+
+const PYNWB_F32: PynwbKind = PynwbKind {
+    tag: "pynwb_48k_f32_raw",
+    label: "48 kHz float32, uncompressed, pynwb",
+    rate: 48_000.0,
+    storage: "f32_contiguous",
+};
+const PYNWB_I16_GZIP: PynwbKind = PynwbKind {
+    tag: "pynwb_44k1_i16_gzip",
+    label: "44.1 kHz int16, gzip 4, pynwb",
+    rate: 44_100.0,
+    storage: "i16_gzip",
+};
+
+/// The pynwb-written file (made once and cached like the others); `None` without the
+/// Python environment.
+fn ensure_pynwb(minutes: f64, kind: &PynwbKind) -> Option<PathBuf> {
+    let out = data_dir().join(format!("{}_3ch_{}min.nwb", kind.tag, minutes_tag(minutes)));
+    if out.exists() {
+        return Some(out);
+    }
+    let py = python()?;
+    let src = data_dir().join(format!(
+        "sim{}_3ch_{}min_source.nwb",
+        kind.rate,
+        minutes_tag(minutes)
+    ));
+    simulated_file(&src, kind.rate, minutes * 60.0, &["--no-trigger"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/write_pynwb_storage.py");
+    let tmp = out.with_extension("partial.nwb");
+    eprintln!(
+        "bench: writing {} with pynwb ({})",
+        out.display(),
+        kind.storage
+    );
+    let st = Command::new(py)
+        .arg(script)
+        .arg(&tmp)
+        .arg("--from")
+        .arg(&src)
+        .args(["--storage", kind.storage])
+        .status()
+        .expect("running write_pynwb_storage.py");
+    assert!(st.success(), "write_pynwb_storage.py failed");
+    std::fs::rename(&tmp, &out).unwrap();
+    Some(out)
+}
+
+/// The plain h5py read of every sample (`peer_numpy.py --read-only`: in-process time of
+/// `dataset[:]`, imports and start-up excluded), median of `reps`.
+fn h5py_floor(path: &Path, reps: usize) -> Option<f64> {
+    let py = python()?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer_numpy.py");
+    let mut v = Vec::new();
+    for _ in 0..reps {
+        let out = Command::new(&py)
+            .arg(&script)
+            .arg(path)
+            .arg("--read-only")
+            .output()
+            .expect("running peer_numpy.py --read-only");
+        assert!(out.status.success(), "peer_numpy.py --read-only failed");
+        let j: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v.push(j["read_s"].as_f64().unwrap());
+    }
+    Some(median(&v))
+}
+
 const F32_RAW: Kind = Kind {
     tag: "f32_raw",
     label: "float32, uncompressed",
@@ -144,6 +221,8 @@ struct Row {
     size_mb: f64,
     signal_s: f64,
     floor_s: f64,
+    /// h5py's plain read of the samples (in-process, seconds).
+    h5py_s: Option<f64>,
     analyze_s: f64,
     analyze_rss: f64,
     all_n: usize,
@@ -155,20 +234,22 @@ struct Row {
     sanity: String,
 }
 
-fn measure(path: &Path, kind: &Kind, reps: usize, cores: usize) -> Row {
-    eprintln!("bench: {} ({})", path.display(), kind.label);
+fn measure(path: &Path, label: &str, tag: &str, reps: usize, cores: usize) -> Row {
+    eprintln!("bench: {} ({label})", path.display());
     // Warm the page cache (and check the file).
     let (_, frames, rate) = read_floor(path);
     let signal_s = frames as f64 / rate;
     let floors: Vec<f64> = (0..reps).map(|_| read_floor(path).0).collect();
     let floor_s = median(&floors);
     eprintln!("bench:   read floor {floors:.3?} s");
+    let h5py_s = h5py_floor(path, reps);
+    eprintln!("bench:   h5py read {h5py_s:.3?} s");
 
     let mut walls = Vec::new();
     let mut rss: f64 = 0.0;
     let mut json = PathBuf::new();
     for _ in 0..reps {
-        let (m, out) = analyze(&[path.to_path_buf()], 1, &format!("analyze_{}", kind.tag));
+        let (m, out) = analyze(&[path.to_path_buf()], 1, &format!("analyze_{}", tag));
         walls.push(m.wall.as_secs_f64());
         rss = rss.max(m.rss_mb());
         json = out;
@@ -193,7 +274,7 @@ fn measure(path: &Path, kind: &Kind, reps: usize, cores: usize) -> Row {
     let mut all_rss: f64 = 0.0;
     let mut used = Vec::new();
     for _ in 0..reps {
-        let (m, _) = analyze(&files, cores, &format!("analyze_all_{}", kind.tag));
+        let (m, _) = analyze(&files, cores, &format!("analyze_all_{}", tag));
         all_walls.push(m.wall.as_secs_f64());
         all_rss = all_rss.max(m.rss_mb());
         used.push(m.cores_used());
@@ -206,7 +287,7 @@ fn measure(path: &Path, kind: &Kind, reps: usize, cores: usize) -> Row {
         "bench:   analyze -j {cores} x {cores} files {all_walls:.3?} s, peak {all_rss:.1} MB"
     );
 
-    let peer = peer(path, kind.tag);
+    let peer = peer(path, tag);
     let sanity = match &peer {
         Some(p) => {
             eprintln!(
@@ -220,14 +301,11 @@ fn measure(path: &Path, kind: &Kind, reps: usize, cores: usize) -> Row {
         None => "peer not run: target/venv/bin/python is missing (`./dev setup`)\n".into(),
     };
     Row {
-        label: format!(
-            "{} ({})",
-            path.file_name().unwrap().to_string_lossy(),
-            kind.label
-        ),
+        label: format!("{} ({label})", path.file_name().unwrap().to_string_lossy()),
         size_mb: file_mb(path),
         signal_s,
         floor_s,
+        h5py_s,
         analyze_s,
         analyze_rss: rss,
         all_n: cores,
@@ -298,23 +376,38 @@ fn main() {
     eprintln!("bench: lsrmon binary {}", bin.display());
 
     let mut rows = Vec::new();
+    // The issue's two formats as pynwb writes them (3 channels), then lsrmon's own session
+    // files (4 channels, 48 kHz).
+    for kind in [&PYNWB_F32, &PYNWB_I16_GZIP] {
+        match ensure_pynwb(minutes, kind) {
+            Some(path) => rows.push(measure(&path, kind.label, kind.tag, reps, cores)),
+            None => eprintln!(
+                "bench: no Python environment (`./dev setup`): {} skipped",
+                kind.label
+            ),
+        }
+    }
     for kind in [&F32_RAW, &I16_GZIP] {
         let path = ensure(minutes, kind);
-        rows.push(measure(&path, kind, reps, cores));
+        rows.push(measure(&path, kind.label, kind.tag, reps, cores));
     }
 
     let mut md = format!(
         "## lsrmon analyze: throughput, read floor, memory, numpy/scipy peer\n\n\
-         Simulated case, 4 channels (trigger + 3 EMG) at 48 kHz, seed 1, warm page cache; \
+         Files: 10-minute cases of the simulated patient (seed 1), copied by pynwb \
+         (`tests/py/write_pynwb_storage.py`: 3 EMG channels, stimuli in the stimulus table) \
+         into 48 kHz float32 uncompressed and 44.1 kHz int16 gzip, and lsrmon's own session \
+         files (4 channels, trigger + 3 EMG, 48 kHz); warm page cache; \
          load average at the start {load_start}. \
          \"x RT\" = seconds of signal per second of wall time. Times: median of {reps}. \
-         Read floor = `NwbSource` reading every sample in analyze's 0.5 s blocks, nothing else. \
+         Read floor = `NwbSource` reading every sample in analyze's 0.5 s blocks, nothing else; \
+         h5py read = `peer_numpy.py FILE --read-only` (`dataset[:]`, time inside the process). \
          Analyze = `lsrmon analyze FILE -j 1` as a child process (start-up and JSON output \
          included). All cores = {cores} copies in one `lsrmon analyze -j {cores}`, aggregate. \
          Peer = `benches/peer_numpy.py` (h5py load, iirnotch+filtfilt, Butterworth 20-3000 Hz \
          sosfiltfilt, 6-40 ms p2p on each EMG channel), whole process incl. imports.\n\n\
-         | file | size MB | signal s | read floor s (x RT) | analyze 1 core s (x RT) | analyze / floor | all {cores} cores aggregate x RT (cores busy) | peak RSS MB (1 core / all) | peer s (peak MB) | peer / lsrmon |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n"
+         | file | size MB | signal s | read floor s (x RT) | h5py read s | analyze 1 core s (x RT) | analyze / floor | analyze / h5py read | all {cores} cores aggregate x RT (cores busy) | peak RSS MB (1 core / all) | peer s (peak MB) | peer / lsrmon |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for r in &rows {
         let (peer_s, peer_ratio) = match &r.peer {
@@ -328,15 +421,18 @@ fn main() {
             None => ("not run".into(), "-".into()),
         };
         md += &format!(
-            "| {} | {:.0} | {:.0} | {:.3} ({}) | {:.3} ({}) | {:.2} | {} ({:.2}) | {:.1} / {:.1} | {} | {} |\n",
+            "| {} | {:.0} | {:.0} | {:.3} ({}) | {} | {:.3} ({}) | {:.2} | {} | {} ({:.2}) | {:.1} / {:.1} | {} | {} |\n",
             r.label,
             r.size_mb,
             r.signal_s,
             r.floor_s,
             x_rt(r.signal_s, r.floor_s),
+            r.h5py_s.map_or("-".into(), |h| format!("{h:.3}")),
             r.analyze_s,
             x_rt(r.signal_s, r.analyze_s),
             r.analyze_s / r.floor_s,
+            r.h5py_s
+                .map_or("-".into(), |h| format!("{:.2}", r.analyze_s / h)),
             x_rt(r.signal_s * r.all_n as f64, r.all_s),
             r.all_cores_used,
             r.analyze_rss,
@@ -406,9 +502,13 @@ fn main() {
     md += "\n### Targets\n\n| target | measured |\n|---|---|\n";
     for r in &rows {
         md += &format!(
-            "| analyze within 2x of the read floor ({}) | {:.2}x |\n",
+            "| analyze within 2x of the read floor ({}) | {:.2}x of NwbSource's read{} |\n",
             r.label,
-            r.analyze_s / r.floor_s
+            r.analyze_s / r.floor_s,
+            r.h5py_s.map_or(String::new(), |h| format!(
+                ", {:.2}x of h5py's",
+                r.analyze_s / h
+            ))
         );
     }
     for r in &rows {

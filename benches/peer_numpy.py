@@ -7,7 +7,10 @@ the peak-to-peak amplitude in a fixed 6-40 ms window after every stimulus, on ev
 channel. No artifact handling, no rejection, no detector: the bare minimum, so the
 comparison flatters the peer, not lsrmon.
 
-Usage: peer_numpy.py FILE.nwb [--mains HZ]
+Usage: peer_numpy.py FILE.nwb [--mains HZ] [--read-only]
+Reads lsrmon's session files and pynwb-written ones (series `emg`, labels in `comments`).
+With --read-only it only reads the samples with h5py and prints the seconds that took: the
+read floor of the bench.
 Prints one JSON object on stdout: stimuli and channels seen, the first p2p values per
 channel (microvolts, with their stimulus times), the median per channel, and the time spent
 in each step (the bench times the whole process, imports included).
@@ -37,19 +40,31 @@ def main():
     ap.add_argument("--window-ms", type=float, nargs=2, default=(6.0, 40.0))
     ap.add_argument("--band-hz", type=float, nargs=2, default=(20.0, 3000.0))
     ap.add_argument("--first", type=int, default=5, help="p2p values to print per channel")
+    ap.add_argument("--read-only", action="store_true",
+                    help="only read the samples (the read floor) and print the time it took")
     a = ap.parse_args()
 
     t0 = time.perf_counter()
     with h5py.File(a.file, "r") as f:
-        ds = f["acquisition/emg_raw/data"]
+        # lsrmon's session files name the series emg_raw; pynwb-written ones here, emg.
+        series = f["acquisition/emg_raw"] if "acquisition/emg_raw" in f else f["acquisition/emg"]
+        ds = series["data"]
+        raw = ds[:]  # (frames, channels), native type
+        if a.read_only:
+            t_load = time.perf_counter() - t0
+            print(json.dumps({"frames": int(raw.shape[0]), "read_s": round(t_load, 4)}))
+            return
         conversion = float(ds.attrs.get("conversion", 1.0))
         offset = float(ds.attrs.get("offset", 0.0))
-        st = f["acquisition/emg_raw/starting_time"]
+        st = series["starting_time"]
         fs = float(st.attrs["rate"])
         start = float(st[()])
-        raw = ds[:]  # (frames, channels), native type
-        labels = text(f["acquisition/emg_channels/label"][:])
-        roles = text(f["acquisition/emg_channels/role"][:])
+        if "acquisition/emg_channels" in f:
+            labels = text(f["acquisition/emg_channels/label"][:])
+            roles = text(f["acquisition/emg_channels/role"][:])
+        else:
+            labels = str(series.attrs["comments"]).split(",")
+            roles = ["trigger" if "trig" in x.lower() else "emg" for x in labels]
         stim_t = f["intervals/stimuli/start_time"][:]
     t_load = time.perf_counter() - t0
 

@@ -208,6 +208,8 @@ pub struct Analysis {
 pub struct Collector {
     labels: Vec<String>,
     pub sweeps: Vec<KeptSweep>,
+    /// Keep every sweep's measures (the per-sweep table); off, only the summaries grow.
+    keep_sweeps: bool,
     channels: BTreeMap<usize, ChannelSummary>,
     verdicts: VerdictBook,
     source_failed: bool,
@@ -219,10 +221,21 @@ impl Collector {
         Self {
             labels: info.channels.iter().map(|c| c.label.clone()).collect(),
             sweeps: Vec::new(),
+            keep_sweeps: true,
             channels: BTreeMap::new(),
             verdicts: VerdictBook::default(),
             source_failed: false,
             mains_hz: None,
+        }
+    }
+
+    /// A collector for the channel summaries and counters only: [`Self::finish`] gives an
+    /// empty per-sweep table, and memory does not grow with the number of sweeps (a live
+    /// session that writes neither `--json` nor `--report` needs nothing more).
+    pub fn summaries_only(info: &SourceInfo) -> Self {
+        Self {
+            keep_sweeps: false,
+            ..Self::new(info)
         }
     }
 
@@ -251,14 +264,16 @@ impl Collector {
         match e {
             EngineEvent::Stimulus(_) => {}
             EngineEvent::Sweep(r) => {
-                let v = self
-                    .verdicts
-                    .verdict(r.channel, Now::at_sweep(r.stim_time_s));
-                self.sweeps.push(KeptSweep {
-                    verdict: v.as_ref().map_or(VerdictKind::Baseline, |v| v.kind()),
-                    verdict_why: v.and_then(|v| v.cannot_judge_why()),
-                    ..KeptSweep::from(r)
-                });
+                if self.keep_sweeps {
+                    let v = self
+                        .verdicts
+                        .verdict(r.channel, Now::at_sweep(r.stim_time_s));
+                    self.sweeps.push(KeptSweep {
+                        verdict: v.as_ref().map_or(VerdictKind::Baseline, |v| v.kind()),
+                        verdict_why: v.and_then(|v| v.cannot_judge_why()),
+                        ..KeptSweep::from(r)
+                    });
+                }
                 let s = self.summary(r.channel);
                 match r.status {
                     SweepStatus::Present => s.sweeps_present += 1,

@@ -102,9 +102,9 @@ pub(crate) fn open_file(path: &Path, rw: bool) -> Result<File, NwbError> {
         });
     }
     let r = if rw {
-        File::open_rw(path)
+        super::h5util::file_builder().open_rw(path)
     } else {
-        File::open(path)
+        super::h5util::file_builder().open(path)
     };
     r.map_err(|e| {
         let s = e.to_string();

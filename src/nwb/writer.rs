@@ -169,12 +169,12 @@ impl SessionWriter {
         let path = path.as_ref().to_path_buf();
         check_inputs(&path, info, meta)?;
         let file = if opts.overwrite {
-            File::create(&path)
+            h5util::file_builder().create(&path)
         } else {
             if path.exists() {
                 return Err(NwbError::Exists { file: path });
             }
-            File::create_excl(&path)
+            h5util::file_builder().create_excl(&path)
         }
         .map_err(|e| open_error(&path, e))?;
         let p = path.as_path();
