@@ -86,6 +86,7 @@ fn sweep(channel: usize, t: f64, status: SweepStatus, state: MonitorState) -> Sw
             (_, false) => 4.0,
         },
         trace: trace(if present { 100.0 } else { 3.0 }),
+        direct_trace: [0.0; DISPLAY_POINTS],
     }
 }
 

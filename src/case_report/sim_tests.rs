@@ -66,6 +66,7 @@ fn run(scenario: Scenario, seed: u64, keep_markers: bool) -> Case {
         settings_from: "defaults".into(),
         offset_s: 0.0,
         results_lost: 0,
+        so_far_s: None,
     };
     Case {
         report: build(&a, &rec.traces, &facts),
