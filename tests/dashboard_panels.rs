@@ -716,10 +716,16 @@ fn report_key_is_in_the_footer_and_says_where_the_page_goes_or_how_to_get_one() 
         c => panic!("{c:?}"),
     }
     let buf = draw(&st, 160, 45);
-    assert_shows(&buf, "writing the report so far (0:00:10.0) to case-07.html");
+    assert_shows(
+        &buf,
+        "writing the report so far (0:00:10.0) to case-07.html",
+    );
     st.notice("report so far (0:00:10.0) written to case-07.html in 0.3 s");
     let buf = draw(&st, 160, 45);
-    assert_shows(&buf, "report so far (0:00:10.0) written to case-07.html in 0.3 s");
+    assert_shows(
+        &buf,
+        "report so far (0:00:10.0) written to case-07.html in 0.3 s",
+    );
 }
 
 // ----- sizes -------------------------------------------------------------------------------

@@ -235,8 +235,15 @@ fn report_so_far_from_the_dashboard_key() {
     let html = std::fs::read_to_string(&page).expect("the report so far was written");
     assert!(html.contains("<h1>LSR case report so far</h1>"));
     assert!(html.contains("<h2>Verdicts</h2>"));
-    assert_eq!(html.matches("<p class=\"verdict\">").count(), 4, "two muscles, twice");
-    assert!(html.contains("marker: second vessel"), "the key's marker is on the page");
+    assert_eq!(
+        html.matches("<p class=\"verdict\">").count(),
+        4,
+        "two muscles, twice"
+    );
+    assert!(
+        html.contains("marker: second vessel"),
+        "the key's marker is on the page"
+    );
     assert!(html.ends_with("</html>\n") || html.trim_end().ends_with("</html>"));
     // No temporary file is left next to it.
     let names: Vec<String> = std::fs::read_dir(&work)

@@ -87,7 +87,9 @@ impl CaseRecorder {
                 SweepStatus::Absent => c.sweeps_absent += 1,
                 SweepStatus::Rejected => {
                     c.sweeps_rejected += 1;
-                    let i = REJECT_REASONS.iter().position(|x| Some(*x) == r.reject_reason);
+                    let i = REJECT_REASONS
+                        .iter()
+                        .position(|x| Some(*x) == r.reject_reason);
                     if let Some(i) = i {
                         c.rejected_by_reason[i] += 1;
                     }

@@ -221,7 +221,11 @@ pub fn direct(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
             window: r.direct_window_ms,
             window_label: "direct window",
             traces: [
-                ("baseline average", BASELINE, m.baseline_direct_trace.as_ref()),
+                (
+                    "baseline average",
+                    BASELINE,
+                    m.baseline_direct_trace.as_ref(),
+                ),
                 ("final average", FINAL, m.final_direct_trace.as_ref()),
             ],
             empty: "no direct response measured",

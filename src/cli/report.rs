@@ -221,7 +221,11 @@ fn lock(m: &Mutex<CaseRecorder>) -> MutexGuard<'_, CaseRecorder> {
 /// miss results when it falls behind (counted as dropped, as before); the report does not.
 /// The recorder is locked for one result at a time, and by a report so far only while it is
 /// copied: the tap never waits for a page to be made.
-pub fn tap(mut running: Running, info: &SourceInfo, capacity: usize) -> Result<(Running, Tap), CliError> {
+pub fn tap(
+    mut running: Running,
+    info: &SourceInfo,
+    capacity: usize,
+) -> Result<(Running, Tap), CliError> {
     let (tx, rx) = bounded::<Output>(capacity.max(16));
     let upstream = std::mem::replace(&mut running.output, rx);
     let health = running.health.clone();
@@ -347,8 +351,7 @@ impl Tap {
             results_lost: end.lost,
             ..run.facts
         };
-        case_report::write_page(dest, &analysis, &recorder.traces, &facts)
-            .map_err(report_error)?;
+        case_report::write_page(dest, &analysis, &recorder.traces, &facts).map_err(report_error)?;
         eprintln!("lsrmon: case report written to {}", dest.display());
         Ok(())
     }

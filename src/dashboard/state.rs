@@ -287,7 +287,9 @@ pub enum Command {
     Rebaseline,
     /// Write the case report as it stands to [`StateConfig::report`], at this stream time
     /// (s), with the markers the trend shows.
-    WriteReport { at_s: f64 },
+    WriteReport {
+        at_s: f64,
+    },
     Quit,
 }
 
