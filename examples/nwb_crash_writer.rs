@@ -162,5 +162,6 @@ fn sweep(stim_index: u64, t: f64, channel: usize) -> SweepResult {
         state: MonitorState::Present,
         percent_of_baseline: 100.0,
         trace: [0.0; DISPLAY_POINTS],
+        direct_trace: [0.0; DISPLAY_POINTS],
     }
 }

@@ -243,6 +243,10 @@ pub struct SweepResult {
     pub percent_of_baseline: f32,
     /// Conditioned sweep for display, microvolts (see [`DISPLAY_POINTS`]).
     pub trace: [f32; DISPLAY_POINTS],
+    /// The direct response for display: the conditioned sweep of the direct channel that gave
+    /// `direct_p2p_uv`, the same points and span as `trace` (zeros when it was not measured:
+    /// no direct channel, or an incomplete sweep).
+    pub direct_trace: [f32; DISPLAY_POINTS],
 }
 
 /// A change of a channel's monitored state, as announced.

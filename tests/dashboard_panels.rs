@@ -1,7 +1,7 @@
 //! The dashboard's panels drawn on ratatui's `TestBackend`: states are built from engine
 //! events (as the pipeline sends them), rendered, and the cells are read back.
 
-use lsrmon::dashboard::state::{Action, DashboardState, HealthSnapshot, StateConfig};
+use lsrmon::dashboard::state::{Action, Command, DashboardState, HealthSnapshot, StateConfig};
 use lsrmon::dashboard::view;
 use lsrmon::detect::{EngineCounters, EngineEvent};
 use lsrmon::model::{
@@ -86,6 +86,7 @@ fn sweep(channel: usize, t: f64, status: SweepStatus, state: MonitorState) -> Sw
             (_, false) => 4.0,
         },
         trace: trace(if present { 100.0 } else { 3.0 }),
+        direct_trace: [0.0; DISPLAY_POINTS],
     }
 }
 
@@ -565,6 +566,7 @@ fn health_line_reports_the_pipeline() {
         title: "demo x10".into(),
         ring_frames: 1000,
         recording: Some("case-07.nwb".into()),
+        report: None,
     };
     let mut st = new_state(cfg);
     with_baseline(&mut st);
@@ -653,6 +655,7 @@ fn help_overlay_lists_every_key() {
         "f  freeze / unfreeze the waveforms",
         "+ / -  larger / smaller sweeps",
         "Tab  next channel",
+        "r  write the case report so far",
         "q  quit",
     ] {
         assert_shows(&buf, s);
@@ -689,6 +692,40 @@ fn dialogs_for_marker_text_rebaseline_and_quit() {
     let buf = draw(&st, 100, 30);
     assert_shows(&buf, "Quit lsrmon?");
     assert_shows(&buf, "y = quit, n or Esc = stay");
+}
+
+#[test]
+fn report_key_is_in_the_footer_and_says_where_the_page_goes_or_how_to_get_one() {
+    // Without --report: the footer says how to get a report.
+    let mut st = new_state(StateConfig::default());
+    with_baseline(&mut st);
+    let buf = draw(&st, 160, 45);
+    assert_shows(&buf, "Tab channel · r report · ? help");
+    assert_eq!(st.apply_action(Action::ReportSoFar), None);
+    let buf = draw(&st, 160, 45);
+    assert_shows(&buf, "no report file: start with --report CASE.html");
+    // With it: the footer says the page is being written and where (the run loop then
+    // replaces the notice with the outcome).
+    let mut st = new_state(StateConfig {
+        report: Some("case-07.html".into()),
+        ..StateConfig::default()
+    });
+    with_baseline(&mut st);
+    match st.apply_action(Action::ReportSoFar) {
+        Some(Command::WriteReport { at_s }) => assert_eq!(at_s, st.stream_time_s),
+        c => panic!("{c:?}"),
+    }
+    let buf = draw(&st, 160, 45);
+    assert_shows(
+        &buf,
+        "writing the report so far (0:00:10.0) to case-07.html",
+    );
+    st.notice("report so far (0:00:10.0) written to case-07.html in 0.3 s");
+    let buf = draw(&st, 160, 45);
+    assert_shows(
+        &buf,
+        "report so far (0:00:10.0) written to case-07.html in 0.3 s",
+    );
 }
 
 // ----- sizes -------------------------------------------------------------------------------

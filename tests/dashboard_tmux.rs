@@ -176,3 +176,95 @@ fn demo_dashboard_in_tmux() {
         "the dashboard is gone:\n{s}"
     );
 }
+
+/// The dashboard's `r` key during a simulated case (`demo --report`): the report so far is
+/// written to the --report file while the case runs (the footer says where), with the
+/// verdicts and the marker just added; quitting writes the whole case's page over it.
+#[test]
+fn report_so_far_from_the_dashboard_key() {
+    let which = Command::new("which").arg("tmux").output();
+    assert!(
+        which.as_ref().is_ok_and(|o| o.status.success()),
+        "tmux is not installed: this end-to-end test needs it. `./dev test` installs it \
+         (or: apt-get install tmux)"
+    );
+    let bin = env!("CARGO_BIN_EXE_lsrmon");
+    let work = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard_tmux_report");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let page = work.join("case.html");
+    let tmux = Tmux {
+        socket: format!("lsrmon-e2e-report-{}", std::process::id()),
+    };
+    let script = format!(
+        "env -u CI '{bin}' demo --scenario abrupt --duration 120 --speed 10 --report '{}'; \
+         echo EXIT=$?; sleep 60",
+        page.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        &script,
+    ]);
+    assert!(
+        out.status.success(),
+        "tmux new-session failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // After the baseline, while the case runs: a marker, then the report so far.
+    tmux.wait_for("the baseline", Duration::from_secs(30), |s| {
+        s.contains("LSR PRESENT since")
+    });
+    assert!(!page.exists(), "no page before it is asked for");
+    tmux.keys(&["6"]);
+    tmux.keys(&["r"]);
+    let s = tmux.wait_for("the report-so-far notice", Duration::from_secs(20), |s| {
+        s.contains("written to") || s.contains("could NOT")
+    });
+    assert!(
+        s.contains(&format!("written to {}", page.display())),
+        "the footer says where the page went:\n{s}"
+    );
+    assert!(s.contains("report so far ("), "{s}");
+    let html = std::fs::read_to_string(&page).expect("the report so far was written");
+    assert!(html.contains("<h1>LSR case report so far</h1>"));
+    assert!(html.contains("<h2>Verdicts</h2>"));
+    assert_eq!(
+        html.matches("<p class=\"verdict\">").count(),
+        4,
+        "two muscles, twice"
+    );
+    assert!(
+        html.contains("marker: second vessel"),
+        "the key's marker is on the page"
+    );
+    assert!(html.ends_with("</html>\n") || html.trim_end().ends_with("</html>"));
+    // No temporary file is left next to it.
+    let names: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["case.html".to_string()], "{names:?}");
+
+    // Quit (it asks while the case runs): the whole case's page replaces the one so far.
+    tmux.keys(&["q"]);
+    tmux.wait_for("the quit question", Duration::from_secs(5), |s| {
+        s.contains("Quit lsrmon?")
+    });
+    tmux.keys(&["y"]);
+    let s = tmux.wait_for("the exit status", Duration::from_secs(30), |s| {
+        s.contains("EXIT=")
+    });
+    assert!(s.contains("EXIT=0"), "lsrmon did not exit with 0:\n{s}");
+    assert!(s.contains("case report written to"), "{s}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h1>LSR case report</h1>"), "the final page");
+    assert!(html.contains("<h2>Verdicts</h2>"));
+    assert!(html.contains("marker: second vessel"));
+}

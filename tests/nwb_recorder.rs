@@ -34,6 +34,7 @@ fn sweep(stim_index: u64, channel: usize) -> SweepResult {
         state: MonitorState::Baseline,
         percent_of_baseline: f32::NAN,
         trace: [0.0; DISPLAY_POINTS],
+        direct_trace: [0.0; DISPLAY_POINTS],
     }
 }
 

@@ -114,6 +114,7 @@ fn sweep(
         state: MonitorState::Baseline,
         percent_of_baseline: f32::NAN,
         trace: [0.0; DISPLAY_POINTS],
+        direct_trace: [0.0; DISPLAY_POINTS],
     }
 }
 

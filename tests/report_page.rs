@@ -241,6 +241,19 @@ fn the_page_shows_in_chromium_and_prints_with_verdicts_class_and_ratio() {
         html.contains("gone after decompression"),
         "phase class missing"
     );
+    // The direct response's averages beside each muscle's averaged sweep (an SVG each).
+    let direct_plots: Vec<&str> = html
+        .split("<div class=\"plot direct\">")
+        .skip(1)
+        .map(|rest| rest.split("</svg>").next().unwrap())
+        .collect();
+    assert_eq!(direct_plots.len(), 2, "one direct-response plot per muscle");
+    for p in &direct_plots {
+        assert!(p.contains("direct response: baseline vs final"), "{p}");
+        assert!(p.contains("ms after the stimulus") && p.contains("µV"));
+        // The baseline and final averages (and their legend's samples).
+        assert!(p.matches("<polyline").count() >= 2, "{p}");
+    }
 
     let png_path = work.join("case.png");
     chromium(
@@ -286,6 +299,11 @@ fn the_page_shows_in_chromium_and_prints_with_verdicts_class_and_ratio() {
     }
     assert!(text.contains("gone after decompression"));
     assert!(text.contains("% of baseline"));
+    assert_eq!(
+        text.matches("direct response: baseline vs final").count(),
+        2,
+        "the direct-response plots are printed\n--- PDF text ---\n{text}"
+    );
     assert!(text.contains("not a medical device"));
     // A4, several pages: one per muscle at least, plus events and quality.
     let pdf = std::fs::read(&pdf_path).unwrap();

@@ -30,7 +30,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::{Analysis, Collector};
-use crate::detect::EngineEvent;
+use crate::detect::{EngineCounters, EngineEvent, REJECT_REASONS};
+use crate::model::SweepStatus;
 use crate::source::SourceInfo;
 
 pub use model::{build, CaseFacts, CaseReport};
@@ -60,6 +61,10 @@ pub enum ReportError {
 pub struct CaseRecorder {
     pub collector: Collector,
     pub traces: TraceStore,
+    /// The engine's counters as far as its results tell, for a report while the case runs
+    /// (the engine sends its own only at the end): stimuli, and sweeps by status and reason.
+    /// Frames, gaps, lost frames and dropped stimuli are known only at the end (left 0).
+    pub counted: EngineCounters,
 }
 
 impl CaseRecorder {
@@ -67,12 +72,31 @@ impl CaseRecorder {
         Self {
             collector: Collector::new(info),
             traces: TraceStore::default(),
+            counted: EngineCounters::default(),
         }
     }
 
     pub fn push(&mut self, e: &EngineEvent) {
         self.collector.push(e);
         self.traces.push(e);
+        let c = &mut self.counted;
+        match e {
+            EngineEvent::Stimulus(_) => c.stimuli += 1,
+            EngineEvent::Sweep(r) => match r.status {
+                SweepStatus::Present => c.sweeps_present += 1,
+                SweepStatus::Absent => c.sweeps_absent += 1,
+                SweepStatus::Rejected => {
+                    c.sweeps_rejected += 1;
+                    let i = REJECT_REASONS
+                        .iter()
+                        .position(|x| Some(*x) == r.reject_reason);
+                    if let Some(i) = i {
+                        c.rejected_by_reason[i] += 1;
+                    }
+                }
+            },
+            _ => {}
+        }
     }
 }
 

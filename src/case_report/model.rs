@@ -39,6 +39,9 @@ pub struct CaseFacts {
     pub offset_s: f64,
     /// Results the pipeline could not deliver to the report (live runs; 0 for files).
     pub results_lost: u64,
+    /// A report while the case runs ("report so far", the dashboard's `r` key): the seconds
+    /// of signal processed when it was asked for. None for a whole case.
+    pub so_far_s: Option<f64>,
 }
 
 /// The final values of one channel.
@@ -132,6 +135,10 @@ pub struct MuscleReport {
     pub trend: Vec<TrendPoint>,
     pub baseline_trace: Option<Vec<f32>>,
     pub final_trace: Option<Vec<f32>>,
+    /// The direct response's averages: over the judged sweeps that made the baseline, and
+    /// over the same last judged sweeps as `final_trace` (those that had one).
+    pub baseline_direct_trace: Option<Vec<f32>>,
+    pub final_direct_trace: Option<Vec<f32>>,
     pub cascades: Vec<CascadeModel>,
     pub cascades_left_out: usize,
 }
@@ -189,6 +196,8 @@ pub struct CaseReport {
     pub display_ms: [f64; 2],
     pub lsr_window_ms: [f64; 2],
     pub direct_window_ms: [f64; 2],
+    /// See [`CaseFacts::so_far_s`].
+    pub so_far_s: Option<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -360,6 +369,8 @@ fn muscle_report(
             .collect(),
         baseline_trace: tr.and_then(|t| t.baseline.clone()),
         final_trace: tr.and_then(|t| t.final_average()),
+        baseline_direct_trace: tr.and_then(|t| t.baseline_direct.clone()),
+        final_direct_trace: tr.and_then(|t| t.final_direct_average()),
         cascades: tr
             .map(|t| {
                 t.cascades
@@ -562,6 +573,7 @@ pub fn build(a: &Analysis, traces: &TraceStore, facts: &CaseFacts) -> CaseReport
         ],
         lsr_window_ms: s.measure.lsr_window_ms,
         direct_window_ms: s.measure.direct_window_ms,
+        so_far_s: facts.so_far_s,
     }
 }
 

@@ -22,6 +22,7 @@ pub enum PageError {
 #[derive(Serialize)]
 struct MusclePlots {
     overlay: String,
+    direct: String,
     trend: String,
     cascades: Vec<String>,
 }
@@ -48,6 +49,7 @@ pub fn render(r: &CaseReport) -> Result<String, PageError> {
     for m in &r.muscles {
         plots_out.push(MusclePlots {
             overlay: plots::overlay(r, m)?,
+            direct: plots::direct(r, m)?,
             trend: plots::trend(r, m)?,
             cascades: m
                 .cascades

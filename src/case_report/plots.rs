@@ -80,39 +80,49 @@ fn svg(
     Ok(out)
 }
 
-/// Baseline average and final average sweep overlaid, LSR window shaded.
-pub fn overlay(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
-    let [x0, x1] = r.display_ms;
-    let traces: Vec<(&str, RGBColor, &Vec<f32>)> = [
-        ("baseline average", BASELINE, m.baseline_trace.as_ref()),
-        ("final average", FINAL, m.final_trace.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(l, c, t)| t.map(|t| (l, c, t)))
-    .collect();
-    // The stimulus artifact's blank and the direct response's crosstalk sit before the
-    // window; scale to what is drawn from 2 ms on so a big early deflection does not
-    // flatten the LSR.
+/// Two averaged sweeps overlaid (baseline and final), a window shaded.
+struct Averaged<'a> {
+    plot: &'static str,
+    title: String,
+    size: (u32, u32),
+    /// Drawn span, ms after the stimulus (within the traces' display span).
+    x: [f64; 2],
+    /// The y axis fits what is drawn from this time on (ms).
+    scale_from_ms: f64,
+    min_half_uv: f64,
+    window: [f64; 2],
+    window_label: &'static str,
+    traces: [(&'static str, RGBColor, Option<&'a Vec<f32>>); 2],
+    empty: &'static str,
+}
+
+fn averaged(display: [f64; 2], a: Averaged<'_>) -> Result<String, PlotError> {
+    let plot = a.plot;
+    let [x0, x1] = a.x;
+    let traces: Vec<(&str, RGBColor, &Vec<f32>)> = a
+        .traces
+        .into_iter()
+        .filter_map(|(l, c, t)| t.map(|t| (l, c, t)))
+        .collect();
     let (y0, y1) = span(
         traces.iter().flat_map(|(_, _, t)| {
             t.iter()
                 .enumerate()
-                .filter(|(k, _)| trace_ms(r.display_ms, *k, t.len()) >= 2.0)
-                .map(|(_, v)| *v as f64)
+                .map(|(k, v)| (trace_ms(display, k, t.len()), *v as f64))
+                .filter(|(ms, _)| *ms >= a.scale_from_ms && *ms <= x1)
+                .map(|(_, v)| v)
         }),
-        20.0,
+        a.min_half_uv,
     );
-    svg(560, 300, |root| {
+    let (w, h) = a.size;
+    svg(w, h, |root| {
         let mut ch = ChartBuilder::on(root)
             .margin(8)
-            .caption(
-                format!("{}: baseline vs final averaged sweep", m.channel),
-                (FONT, 15),
-            )
+            .caption(&a.title, (FONT, 15))
             .x_label_area_size(34)
             .y_label_area_size(52)
             .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err("overlay"))?;
+            .map_err(err(plot))?;
         ch.configure_mesh()
             .x_desc("ms after the stimulus")
             .y_desc("µV")
@@ -121,24 +131,25 @@ pub fn overlay(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
             .label_style((FONT, 11))
             .light_line_style(WHITE)
             .draw()
-            .map_err(err("overlay"))?;
-        let [w0, w1] = r.lsr_window_ms;
+            .map_err(err(plot))?;
+        let [w0, w1] = a.window;
         ch.draw_series(std::iter::once(Rectangle::new(
             [(w0.max(x0), y0), (w1.min(x1), y1)],
             WINDOW.mix(0.25).filled(),
         )))
-        .map_err(err("overlay"))?
-        .label("LSR window")
+        .map_err(err(plot))?
+        .label(a.window_label)
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], WINDOW.mix(0.4).filled()));
         for (label, colour, t) in &traces {
             let n = t.len();
             let pts = t
                 .iter()
                 .enumerate()
-                .map(|(k, v)| (trace_ms(r.display_ms, k, n), (*v as f64).clamp(y0, y1)));
+                .map(|(k, v)| (trace_ms(display, k, n), (*v as f64).clamp(y0, y1)))
+                .filter(|(ms, _)| *ms >= x0 && *ms <= x1);
             let c = *colour;
             ch.draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .map_err(err("overlay"))?
+                .map_err(err(plot))?
                 .label(*label)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
@@ -150,17 +161,77 @@ pub fn overlay(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
             .border_style(GREY)
             .position(SeriesLabelPosition::UpperRight)
             .draw()
-            .map_err(err("overlay"))?;
+            .map_err(err(plot))?;
         if traces.is_empty() {
             root.draw_text(
-                "no averaged sweep to show",
+                a.empty,
                 &(FONT, 14).into_text_style(root),
-                (190, 150),
+                (w as i32 / 2 - 90, h as i32 / 2),
             )
-            .map_err(err("overlay"))?;
+            .map_err(err(plot))?;
         }
         Ok(())
     })
+}
+
+/// Baseline average and final average sweep overlaid, LSR window shaded.
+pub fn overlay(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
+    // The stimulus artifact's blank and the direct response's crosstalk sit before the
+    // window; scale to what is drawn from 2 ms on so a big early deflection does not
+    // flatten the LSR.
+    averaged(
+        r.display_ms,
+        Averaged {
+            plot: "overlay",
+            title: format!("{}: baseline vs final averaged sweep", m.channel),
+            size: (560, 300),
+            x: r.display_ms,
+            scale_from_ms: 2.0,
+            min_half_uv: 20.0,
+            window: r.lsr_window_ms,
+            window_label: "LSR window",
+            traces: [
+                ("baseline average", BASELINE, m.baseline_trace.as_ref()),
+                ("final average", FINAL, m.final_trace.as_ref()),
+            ],
+            empty: "no averaged sweep to show",
+        },
+    )
+}
+
+/// End of the direct-response plot's span: the direct window and 10 ms more (the LSR is
+/// the other plot's), within the display span.
+pub fn direct_span(r: &CaseReport) -> [f64; 2] {
+    let end = (r.direct_window_ms[1] + 10.0).min(r.display_ms[1]);
+    [r.display_ms[0], end.max(r.display_ms[0] + 1.0)]
+}
+
+/// The direct response's baseline and final averages overlaid, its window shaded: the
+/// stimulated branch's own muscle, which shows the stimulus reached the nerve.
+pub fn direct(r: &CaseReport, m: &MuscleReport) -> Result<String, PlotError> {
+    averaged(
+        r.display_ms,
+        Averaged {
+            plot: "direct",
+            title: "direct response: baseline vs final".to_string(),
+            size: (400, 300),
+            x: direct_span(r),
+            // Scale to the direct window (the artifact's blank is before it).
+            scale_from_ms: r.direct_window_ms[0],
+            min_half_uv: 50.0,
+            window: r.direct_window_ms,
+            window_label: "direct window",
+            traces: [
+                (
+                    "baseline average",
+                    BASELINE,
+                    m.baseline_direct_trace.as_ref(),
+                ),
+                ("final average", FINAL, m.final_direct_trace.as_ref()),
+            ],
+            empty: "no direct response measured",
+        },
+    )
 }
 
 /// One bin of the trend (several sweeps on a long case).

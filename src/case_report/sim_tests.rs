@@ -66,6 +66,7 @@ fn run(scenario: Scenario, seed: u64, keep_markers: bool) -> Case {
         settings_from: "defaults".into(),
         offset_s: 0.0,
         results_lost: 0,
+        so_far_s: None,
     };
     Case {
         report: build(&a, &rec.traces, &facts),
@@ -238,4 +239,76 @@ fn the_same_case_gives_the_same_page() {
     assert!(a == b, "two renders of the same case differ");
     assert!(a.contains("not a medical device"));
     assert!(a.contains("sim-1"));
+}
+
+/// Peak-to-peak of a display trace between two times (ms after the stimulus).
+fn p2p_between(r: &CaseReport, t: &[f32], from_ms: f64, to_ms: f64) -> f64 {
+    let [a, b] = r.display_ms;
+    let n = t.len();
+    let inside: Vec<f64> = t
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| {
+            let ms = a + (*k as f64 + 0.5) * (b - a) / n as f64;
+            (from_ms..=to_ms).contains(&ms)
+        })
+        .map(|(_, v)| *v as f64)
+        .collect();
+    let hi = inside.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let lo = inside.iter().cloned().fold(f64::INFINITY, f64::min);
+    hi - lo
+}
+
+#[test]
+fn the_direct_response_is_drawn_beside_the_averaged_sweep_at_its_size() {
+    let c = run(Scenario::Abrupt, 1, true);
+    let r = &c.report;
+    for m in &r.muscles {
+        let b = m.baseline_direct_trace.as_ref().expect("baseline direct");
+        let f = m.final_direct_trace.as_ref().expect("final direct");
+        // The averaged waveform's size in the direct window is the direct response's size:
+        // within 25 % of the median peak-to-peak of the same sweeps (the average of
+        // stimulus-locked sweeps keeps the response; the median is of single sweeps).
+        let [d0, d1] = r.direct_window_ms;
+        let (want_b, want_f) = (
+            m.baseline_direct_uv.unwrap(),
+            m.final_measures.as_ref().unwrap().direct_uv.unwrap(),
+        );
+        let (got_b, got_f) = (p2p_between(r, b, d0, d1), p2p_between(r, f, d0, d1));
+        assert!(
+            (got_b / want_b - 1.0).abs() < 0.25,
+            "{}: baseline direct average {got_b:.0} µV vs median {want_b:.0} µV",
+            m.channel
+        );
+        assert!(
+            (got_f / want_f - 1.0).abs() < 0.25,
+            "{}: final direct average {got_f:.0} µV vs median {want_f:.0} µV",
+            m.channel
+        );
+    }
+    let page = render(r).unwrap();
+    assert_eq!(
+        page.matches("direct response: baseline vs final").count(),
+        r.muscles.len(),
+        "one direct-response plot per muscle"
+    );
+    assert!(page.contains("direct window"));
+    assert!(!page.contains("no direct response measured"));
+}
+
+#[test]
+fn a_report_so_far_says_so_and_leaves_the_end_counts_to_the_end() {
+    let mut c = run(Scenario::Abrupt, 1, true);
+    let whole = render(&c.report).unwrap();
+    assert!(!whole.contains("so far"));
+    c.report.so_far_s = Some(150.0);
+    let page = render(&c.report).unwrap();
+    assert!(page.contains("<h1>LSR case report so far</h1>"));
+    assert!(page.contains("after 0:02:30.0 of signal"));
+    assert!(page.contains("counted when the case ends"));
+    // Everything else is the same page.
+    assert!(page.contains("<h2>Verdicts</h2>"));
+    for m in &c.report.muscles {
+        assert!(page.contains(&format!("<h2>{} (", m.channel)));
+    }
 }

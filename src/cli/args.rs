@@ -106,4 +106,8 @@ pub struct DemoArgs {
     /// Print the headless report instead of the dashboard, even on a terminal.
     #[arg(long)]
     pub headless: bool,
+    /// Write the case report (one HTML page) here when the case ends; on the dashboard, `r`
+    /// writes it as it stands ("report so far").
+    #[arg(long, value_name = "CASE.html")]
+    pub report: Option<std::path::PathBuf>,
 }

@@ -1,6 +1,7 @@
 //! `lsrmon demo`: the simulated patient through the live pipeline, in real time, on the
 //! dashboard (or the headless report when there is no terminal or with `--headless`).
 
+use crate::case_report::CaseFacts;
 use crate::detect::Engine;
 use crate::pipeline::{self, Backpressure, Pace, PipelineConfig};
 use crate::sim::{SimConfig, SimPatient};
@@ -60,12 +61,45 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
         backpressure: Backpressure::Wait,
         ..PipelineConfig::default()
     };
+    if let Some(dest) = &a.report {
+        super::report::check_destination(dest)?;
+    }
     let running = pipeline::spawn(Box::new(patient), engine, cfg);
-    super::headless::monitor(
+    let run_facts = |markers| super::report::RunFacts {
+        path: "demo",
+        info: &info,
+        settings: &settings,
+        timing,
+        markers,
+        facts: CaseFacts {
+            subject_id: Some(format!("simulated (seed {})", a.sim.seed)),
+            device: info.description.clone(),
+            settings_from: if g.config.is_some() {
+                "site configuration".into()
+            } else {
+                "defaults".into()
+            },
+            offset_s: 0.0,
+            results_lost: 0,
+            so_far_s: None,
+        },
+    };
+    let (running, tapped) = match &a.report {
+        Some(_) => {
+            let (r, t) = super::report::tap(running, &info, cfg.output_capacity)?;
+            (r, Some(t))
+        }
+        None => (running, None),
+    };
+    let report = match (&a.report, &tapped) {
+        (Some(dest), Some(t)) => Some(t.report_so_far(dest, &run_facts(&[]))),
+        _ => None,
+    };
+    let monitored = super::headless::monitor(
         running,
         &info,
         &settings,
-        markers,
+        markers.clone(),
         super::headless::Monitor {
             headless: a.headless,
             every_sweep: !a.changes_only,
@@ -80,6 +114,16 @@ pub fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<(), CliError> {
             title: format!("demo x{}, stimuli from the {timing}", a.speed),
             ring_frames: cfg.ring_frames,
             command: "demo",
+            report,
         },
-    )
+    );
+    if let (Some(dest), Some(t)) = (&a.report, tapped) {
+        // The scheduled markers the case reached, and those added on the dashboard.
+        let mut all = markers;
+        if let Ok(added) = &monitored {
+            all.extend(added.iter().cloned());
+        }
+        t.finish(dest, run_facts(&all))?;
+    }
+    monitored.map(|_| ())
 }

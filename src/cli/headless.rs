@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::dashboard::{self, DashboardError, DashboardOptions, Shown};
+use crate::dashboard::{self, DashboardError, DashboardOptions, ReportSoFar, Shown};
 use crate::model::Marker;
 use crate::pipeline::Running;
 use crate::settings::Settings;
@@ -22,6 +22,8 @@ pub struct Monitor<'a> {
     pub title: String,
     pub ring_frames: usize,
     pub command: &'a str,
+    /// The case report the dashboard's `r` key writes as it stands (`--report`).
+    pub report: Option<ReportSoFar>,
 }
 
 fn map(e: DashboardError) -> CliError {
@@ -32,14 +34,15 @@ fn map(e: DashboardError) -> CliError {
     }
 }
 
-/// Runs the monitor until the stream ends (or the user quits the dashboard).
+/// Runs the monitor until the stream ends (or the user quits the dashboard). Returns the
+/// markers the user added on the dashboard (none headless).
 pub fn monitor(
     running: Running,
     info: &SourceInfo,
     settings: &Settings,
     markers: Vec<Marker>,
     m: Monitor<'_>,
-) -> Result<(), CliError> {
+) -> Result<Vec<Marker>, CliError> {
     if m.headless || !dashboard::terminal_available() {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", m.header)?;
@@ -56,11 +59,12 @@ pub fn monitor(
                 end.outputs_dropped
             )?;
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
     let opts = DashboardOptions {
         title: m.title,
         ring_frames: m.ring_frames,
+        report: m.report,
         ..DashboardOptions::default()
     };
     let outcome = dashboard::run(running, info, settings, markers, opts).map_err(map)?;
@@ -77,5 +81,5 @@ pub fn monitor(
             outcome.user_markers.len()
         );
     }
-    Ok(())
+    Ok(outcome.user_markers)
 }

@@ -81,12 +81,32 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
         ..PipelineConfig::default()
     };
     let running = pipeline::spawn(source, engine, cfg);
+    let path = a.file.display().to_string();
+    let run_facts = |markers| super::report::RunFacts {
+        path: &path,
+        info: &info,
+        settings: &settings,
+        timing,
+        markers,
+        facts: CaseFacts {
+            subject_id: subject_id.clone(),
+            device: device.clone(),
+            settings_from: from.to_string(),
+            offset_s,
+            results_lost: 0,
+            so_far_s: None,
+        },
+    };
     let (running, tapped) = match &a.report {
         Some(_) => {
-            let (r, h) = super::report::tap(running, &info, cfg.output_capacity)?;
-            (r, Some(h))
+            let (r, t) = super::report::tap(running, &info, cfg.output_capacity)?;
+            (r, Some(t))
         }
         None => (running, None),
+    };
+    let report = match (&a.report, &tapped) {
+        (Some(dest), Some(t)) => Some(t.report_so_far(dest, &run_facts(&[]))),
+        _ => None,
     };
     let monitored = super::headless::monitor(
         running,
@@ -105,28 +125,20 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
             title: format!("replay {} ({speed})", a.file.display()),
             ring_frames: cfg.ring_frames,
             command: "replay",
+            report,
         },
     );
-    if let (Some(dest), Some(h)) = (&a.report, tapped) {
-        let path = a.file.display().to_string();
-        super::report::finish_tapped(
-            dest,
-            h,
-            super::report::RunFacts {
-                path: &path,
-                info: &info,
-                settings: &settings,
-                timing,
-                markers: &markers,
-                facts: CaseFacts {
-                    subject_id,
-                    device,
-                    settings_from: from.to_string(),
-                    offset_s,
-                    results_lost: 0,
-                },
-            },
-        )?;
+    if let (Some(dest), Some(t)) = (&a.report, tapped) {
+        // The file's markers and those added on the dashboard.
+        let mut all = markers.clone();
+        if let Ok(added) = &monitored {
+            // Stamped in stream time on the dashboard; the page is in file time.
+            all.extend(added.iter().map(|m| crate::model::Marker {
+                time_s: m.time_s + offset_s,
+                label: m.label.clone(),
+            }));
+        }
+        t.finish(dest, run_facts(&all))?;
     }
-    monitored
+    monitored.map(|_| ())
 }

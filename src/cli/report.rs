@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use clap::Args;
@@ -11,9 +12,10 @@ use crossbeam_channel::{bounded, TrySendError};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::case_report::{self, CaseFacts, CaseRecorder};
+use crate::dashboard::{ReportSoFar, SoFar};
 use crate::detect::EngineCounters;
 use crate::model::Marker;
-use crate::pipeline::{Output, Running};
+use crate::pipeline::{Health, Output, Running};
 use crate::settings::Settings;
 use crate::source::SourceInfo;
 
@@ -136,6 +138,7 @@ fn one(
         settings_from: facts.settings_from.to_string(),
         offset_s: facts.offset_s,
         results_lost: 0,
+        so_far_s: None,
     };
     case_report::write_page(dest, &analysis, &traces, &facts).map_err(report_error)?;
     eprintln!(
@@ -193,52 +196,74 @@ pub fn run(g: &GlobalArgs, a: &ReportArgs) -> Result<(), CliError> {
 }
 
 /// What a tapped run hands back when its output ends.
-pub struct Tapped {
-    pub recorder: CaseRecorder,
-    pub counters: Option<EngineCounters>,
+struct TapEnd {
+    counters: Option<EngineCounters>,
     /// Results the pipeline dropped before the tap saw them.
-    pub lost: u64,
+    lost: u64,
+}
+
+/// The recorder between a running pipeline and its consumer, shared with the dashboard's
+/// report-so-far key.
+pub struct Tap {
+    recorder: Arc<Mutex<CaseRecorder>>,
+    health: Arc<Health>,
+    handle: JoinHandle<TapEnd>,
+}
+
+/// Locks the recorder; a panic elsewhere while it was held leaves it usable (it is only ever
+/// appended to).
+fn lock(m: &Mutex<CaseRecorder>) -> MutexGuard<'_, CaseRecorder> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Puts a recorder between a running pipeline and its consumer (dashboard or headless
 /// output): every result goes to the recorder, then on to the consumer. The consumer may
 /// miss results when it falls behind (counted as dropped, as before); the report does not.
+/// The recorder is locked for one result at a time, and by a report so far only while it is
+/// copied: the tap never waits for a page to be made.
 pub fn tap(
     mut running: Running,
     info: &SourceInfo,
     capacity: usize,
-) -> Result<(Running, JoinHandle<Tapped>), CliError> {
+) -> Result<(Running, Tap), CliError> {
     let (tx, rx) = bounded::<Output>(capacity.max(16));
     let upstream = std::mem::replace(&mut running.output, rx);
     let health = running.health.clone();
-    let mut recorder = CaseRecorder::new(info);
+    let recorder = Arc::new(Mutex::new(CaseRecorder::new(info)));
+    let (rec, h) = (recorder.clone(), health.clone());
     let handle = std::thread::Builder::new()
         .name("lsrmon-report".into())
         .spawn(move || {
             let mut counters = None;
             let mut missed_by_display = 0u64;
-            let before = health.outputs_dropped.load(Ordering::Relaxed);
+            let before = h.outputs_dropped.load(Ordering::Relaxed);
             for msg in upstream.iter() {
                 match &msg {
-                    Output::Engine(e) => recorder.push(e),
+                    Output::Engine(e) => lock(&rec).push(e),
                     Output::End(c) => counters = Some(*c),
                     Output::SourceFailed(_) => {}
                 }
                 if let Err(TrySendError::Full(_)) = tx.try_send(msg) {
                     missed_by_display += 1;
-                    health.outputs_dropped.fetch_add(1, Ordering::Relaxed);
+                    h.outputs_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            let all = health.outputs_dropped.load(Ordering::Relaxed);
-            Tapped {
-                recorder,
+            let all = h.outputs_dropped.load(Ordering::Relaxed);
+            TapEnd {
                 counters,
                 lost: all.saturating_sub(before + missed_by_display),
             }
         });
     let handle =
         handle.map_err(|e| CliError::internal(format!("cannot start the report thread: {e}")))?;
-    Ok((running, handle))
+    Ok((
+        running,
+        Tap {
+            recorder,
+            health,
+            handle,
+        },
+    ))
 }
 
 /// What a tapped run needs to name its page.
@@ -251,31 +276,83 @@ pub struct RunFacts<'a> {
     pub facts: CaseFacts,
 }
 
-/// Waits for the tap and writes the page.
-pub fn finish_tapped(
-    dest: &Path,
-    h: JoinHandle<Tapped>,
-    run: RunFacts<'_>,
-) -> Result<(), CliError> {
-    let t = h
-        .join()
-        .map_err(|_| CliError::internal("the report thread failed"))?;
-    let counters = t.counters.unwrap_or_default();
-    let analysis = t.recorder.collector.finish(
-        run.path,
-        run.info,
-        run.settings,
-        run.timing,
-        run.markers,
-        &counters,
-        counters.frames,
-        run.facts.offset_s,
-    );
-    let facts = CaseFacts {
-        results_lost: t.lost,
-        ..run.facts
-    };
-    case_report::write_page(dest, &analysis, &t.recorder.traces, &facts).map_err(report_error)?;
-    eprintln!("lsrmon: case report written to {}", dest.display());
-    Ok(())
+impl Tap {
+    /// The dashboard's report-so-far key for this run: writes the page to `dest` from a copy
+    /// of what the tap has recorded so far, with the markers the dashboard shows.
+    pub fn report_so_far(&self, dest: &Path, run: &RunFacts<'_>) -> ReportSoFar {
+        let recorder = self.recorder.clone();
+        let health = self.health.clone();
+        let (path, info, settings, timing, facts) = (
+            run.path.to_string(),
+            run.info.clone(),
+            run.settings.clone(),
+            run.timing.to_string(),
+            run.facts.clone(),
+        );
+        let to = dest.to_path_buf();
+        let write = move |sf: &SoFar| {
+            // Copy under the lock (a few ms on an hour's case), make the page without it.
+            let rec = lock(&recorder).clone();
+            let frames = health.frames_processed.load(Ordering::Relaxed);
+            let counters = EngineCounters {
+                frames,
+                ..rec.counted
+            };
+            let analysis = rec.collector.finish(
+                &path,
+                &info,
+                &settings,
+                &timing,
+                &sf.markers,
+                &counters,
+                frames,
+                facts.offset_s,
+            );
+            let facts = CaseFacts {
+                so_far_s: Some(sf.at_s),
+                results_lost: health.outputs_dropped.load(Ordering::Relaxed),
+                ..facts.clone()
+            };
+            case_report::write_page(&to, &analysis, &rec.traces, &facts).map_err(|e| e.to_string())
+        };
+        ReportSoFar {
+            path: dest.to_path_buf(),
+            write: Arc::new(write),
+        }
+    }
+
+    /// Waits for the end of the run and writes the page.
+    pub fn finish(self, dest: &Path, run: RunFacts<'_>) -> Result<(), CliError> {
+        let end = self
+            .handle
+            .join()
+            .map_err(|_| CliError::internal("the report thread failed"))?;
+        let recorder = lock(&self.recorder);
+        let counters = end.counters.unwrap_or_default();
+        // Markers after the end of the signal (a run quit early) are not part of the case.
+        let end_s = run.facts.offset_s + counters.frames as f64 / run.info.sample_rate_hz;
+        let markers: Vec<Marker> = run
+            .markers
+            .iter()
+            .filter(|m| end.counters.is_none() || m.time_s <= end_s)
+            .cloned()
+            .collect();
+        let analysis = recorder.collector.finish(
+            run.path,
+            run.info,
+            run.settings,
+            run.timing,
+            &markers,
+            &counters,
+            counters.frames,
+            run.facts.offset_s,
+        );
+        let facts = CaseFacts {
+            results_lost: end.lost,
+            ..run.facts
+        };
+        case_report::write_page(dest, &analysis, &recorder.traces, &facts).map_err(report_error)?;
+        eprintln!("lsrmon: case report written to {}", dest.display());
+        Ok(())
+    }
 }

@@ -26,6 +26,7 @@ pub fn help_lines() -> Vec<(String, String)> {
             ("f", "freeze / unfreeze the waveforms (verdicts stay live)"),
             ("+ / -", "larger / smaller sweeps (uV per division)"),
             ("Tab", "next channel (Shift-Tab: previous)"),
+            ("r", "write the case report so far (to the --report file)"),
             ("?", "this help (Esc closes)"),
             ("q", "quit (asks first while monitoring or recording)"),
         ]
@@ -78,6 +79,7 @@ pub fn action_for(mode: &Mode, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('m') => Some(Action::OpenMarkerInput),
             KeyCode::Char('b') => Some(Action::AskRebaseline),
             KeyCode::Char('f') => Some(Action::ToggleFreeze),
+            KeyCode::Char('r') => Some(Action::ReportSoFar),
             KeyCode::Char('+' | '=') => Some(Action::Enlarge),
             KeyCode::Char('-' | '_') => Some(Action::Shrink),
             KeyCode::Tab => Some(Action::NextChannel),
@@ -157,5 +159,12 @@ mod tests {
             action_for(&Mode::Normal, key(KeyCode::Char('+'))),
             Some(Action::Enlarge)
         );
+        let r = key(KeyCode::Char('r'));
+        assert_eq!(action_for(&Mode::Normal, r), Some(Action::ReportSoFar));
+        assert_eq!(
+            action_for(&Mode::MarkerInput(String::new()), r),
+            Some(Action::TypeChar('r'))
+        );
+        assert!(help_lines().iter().any(|(k, _)| k == "r"));
     }
 }

@@ -4,6 +4,7 @@
 //!  pipeline::Running.output ──try_recv each tick──▶ DashboardState ──view::render──▶ terminal
 //!  pipeline::Health atomics ──read each tick──────▶   (state.rs: the one place it changes)
 //!  keys ──input::action_for──▶ Action ──apply_action──▶ Command ──▶ marker channel / Control
+//!                                                                  └─▶ report writer thread
 //! ```
 //!
 //! Design:
@@ -26,6 +27,11 @@
 //! - Markers the user adds are drawn on the trend at once and handed to the caller through
 //!   [`DashboardOptions::marker_tx`] (the recorder writes them). Markers the source scheduled
 //!   appear when the stream reaches them.
+//! - **Report so far** (`r`): the caller's [`ReportSoFar`] writes the case report as it
+//!   stands. It runs on a thread of its own, started by the run loop, so neither the screen
+//!   nor the pipeline waits for it (a page of a long case takes a while); the footer says
+//!   when it is written, where, and how long it took, or why it failed. One at a time: a key
+//!   pressed while a page is being written says so and does nothing else.
 
 pub mod headless;
 pub mod input;
@@ -37,6 +43,8 @@ pub mod view;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender, TryRecvError};
@@ -69,6 +77,33 @@ pub struct RecordingInfo {
     pub failed: Option<Box<dyn Fn() -> bool>>,
 }
 
+/// What the report-so-far writer is given: the moment and the markers the trend shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SoFar {
+    /// Seconds of signal processed when the key was pressed.
+    pub at_s: f64,
+    /// Markers reached so far (scheduled and added), in time order.
+    pub markers: Vec<Marker>,
+}
+
+/// Writes the case report as it stands; called on a thread of its own. `Err` says why not.
+pub type WriteSoFar = dyn Fn(&SoFar) -> Result<(), String> + Send + Sync;
+
+/// The case report the `r` key writes ("report so far").
+#[derive(Clone)]
+pub struct ReportSoFar {
+    /// The page's file (`--report`), shown in the notices.
+    pub path: PathBuf,
+    pub write: Arc<WriteSoFar>,
+}
+
+/// A report-so-far being written.
+struct ReportJob {
+    at_s: f64,
+    started: Instant,
+    handle: JoinHandle<Result<(), String>>,
+}
+
 /// How the dashboard is run.
 pub struct DashboardOptions {
     /// Shown in the title bar (e.g. `demo x10`).
@@ -83,6 +118,8 @@ pub struct DashboardOptions {
     pub headless: bool,
     /// In the headless report, print every sweep (else only baselines, changes, markers).
     pub headless_sweeps: bool,
+    /// The case report the `r` key writes as it stands (None: the key says how to get one).
+    pub report: Option<ReportSoFar>,
 }
 
 impl Default for DashboardOptions {
@@ -94,6 +131,7 @@ impl Default for DashboardOptions {
             recording: None,
             headless: false,
             headless_sweeps: true,
+            report: None,
         }
     }
 }
@@ -166,6 +204,7 @@ pub fn run(
             .recording
             .as_ref()
             .map(|r| r.path.display().to_string()),
+        report: opts.report.as_ref().map(|r| r.path.display().to_string()),
     };
     let mut st = DashboardState::new(info, settings, markers, cfg);
     let mut terminal = match ratatui::try_init() {
@@ -177,8 +216,23 @@ pub fn run(
         }
     };
     let mut user_markers = Vec::new();
-    let result = event_loop(&mut terminal, &mut st, &running, &opts, &mut user_markers);
+    let mut job = None;
+    let result = event_loop(
+        &mut terminal,
+        &mut st,
+        &running,
+        &opts,
+        &mut user_markers,
+        &mut job,
+    );
     ratatui::restore();
+    if let Some(j) = job {
+        // A page being written is finished, never abandoned half-way (it is written to a
+        // temporary file and renamed, so even then the file would be whole).
+        if let Ok(Err(e)) = j.handle.join() {
+            eprintln!("lsrmon: the report so far could not be written: {e}");
+        }
+    }
     let quit_early = st.ended.is_none();
     let outputs_dropped = running.health.outputs_dropped.load(Ordering::Relaxed);
     let counters = stop(running, st.ended);
@@ -216,6 +270,7 @@ fn event_loop(
     running: &Running,
     opts: &DashboardOptions,
     user_markers: &mut Vec<Marker>,
+    job: &mut Option<ReportJob>,
 ) -> io::Result<()> {
     let started = Instant::now();
     let mut last_draw: Option<Instant> = None;
@@ -263,6 +318,14 @@ fn event_loop(
             st.apply_health(snap);
             dirty = true;
         }
+        // A report so far that is done: say where it went, or why not.
+        if job.as_ref().is_some_and(|j| j.handle.is_finished()) {
+            if let Some(j) = job.take() {
+                report_done(st, opts, j);
+                dirty = true;
+                urgent = true;
+            }
+        }
         let now_kinds = st.verdict_kinds();
         if now_kinds != kinds {
             kinds = now_kinds;
@@ -290,7 +353,7 @@ fn event_loop(
                     Event::Key(k) => {
                         if let Some(a) = input::action_for(&st.mode, k) {
                             if let Some(cmd) = st.apply_action(a) {
-                                execute(cmd, st, running, opts, user_markers);
+                                execute(cmd, st, running, opts, user_markers, job);
                             }
                             dirty = true;
                             urgent = true;
@@ -320,6 +383,7 @@ fn execute(
     running: &Running,
     opts: &DashboardOptions,
     user_markers: &mut Vec<Marker>,
+    job: &mut Option<ReportJob>,
 ) {
     match cmd {
         Command::AddMarker(m) => {
@@ -338,7 +402,60 @@ fn execute(
                 st.notice("re-baseline could NOT be sent to the processing thread");
             }
         }
+        Command::WriteReport { at_s } => {
+            let Some(r) = &opts.report else {
+                return;
+            };
+            if let Some(j) = job {
+                st.notice(format!(
+                    "still writing the report so far ({}) to {}: try again when it is done",
+                    crate::report::clock(j.at_s),
+                    r.path.display()
+                ));
+                return;
+            }
+            let so_far = SoFar {
+                at_s,
+                markers: st.markers.clone(),
+            };
+            let write = r.write.clone();
+            let spawned = std::thread::Builder::new()
+                .name("lsrmon-report-so-far".into())
+                .spawn(move || write(&so_far));
+            match spawned {
+                Ok(handle) => {
+                    *job = Some(ReportJob {
+                        at_s,
+                        started: Instant::now(),
+                        handle,
+                    })
+                }
+                Err(e) => st.notice(format!(
+                    "the report so far could NOT be written: no thread for it ({e})"
+                )),
+            }
+        }
         Command::Quit => {}
+    }
+}
+
+/// Tells how a report so far went.
+fn report_done(st: &mut DashboardState, opts: &DashboardOptions, j: ReportJob) {
+    let took = j.started.elapsed().as_secs_f64();
+    let path = opts
+        .report
+        .as_ref()
+        .map(|r| r.path.display().to_string())
+        .unwrap_or_default();
+    let at = crate::report::clock(j.at_s);
+    match j.handle.join() {
+        Ok(Ok(())) => st.notice(format!(
+            "report so far ({at}) written to {path} in {took:.1} s"
+        )),
+        Ok(Err(e)) => st.notice(format!("report so far ({at}) could NOT be written: {e}")),
+        Err(_) => st.notice(format!(
+            "report so far ({at}) could NOT be written: the writer failed"
+        )),
     }
 }
 

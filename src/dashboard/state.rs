@@ -173,6 +173,8 @@ pub enum Action {
     PrevChannel,
     ToggleHelp,
     AskQuit,
+    /// `r`: write the case report as it stands ("report so far").
+    ReportSoFar,
 }
 
 /// What the run loop must do after an action.
@@ -182,6 +184,11 @@ pub enum Command {
     AddMarker(Marker),
     /// Send `pipeline::Control::Rebaseline`.
     Rebaseline,
+    /// Write the case report as it stands to [`StateConfig::report`], at this stream time
+    /// (s), with the markers the trend shows.
+    WriteReport {
+        at_s: f64,
+    },
     Quit,
 }
 
@@ -194,6 +201,8 @@ pub struct StateConfig {
     pub ring_frames: usize,
     /// File being recorded, if any.
     pub recording: Option<String>,
+    /// Where the case report goes (`--report`), if anywhere: the `r` key writes it so far.
+    pub report: Option<String>,
 }
 
 impl Default for StateConfig {
@@ -202,6 +211,7 @@ impl Default for StateConfig {
             title: String::new(),
             ring_frames: crate::pipeline::PipelineConfig::default().ring_frames,
             recording: None,
+            report: None,
         }
     }
 }
@@ -681,6 +691,25 @@ impl DashboardState {
                     Some(Command::Quit)
                 }
             }
+            Action::ReportSoFar => match &self.cfg.report {
+                Some(path) => {
+                    self.notice = Some(format!(
+                        "writing the report so far ({}) to {path} ...",
+                        clock(self.stream_time_s)
+                    ));
+                    Some(Command::WriteReport {
+                        at_s: self.stream_time_s,
+                    })
+                }
+                None => {
+                    self.notice = Some(
+                        "no report file: start with --report CASE.html to write the report \
+                         so far with r (and the whole case's at the end)"
+                            .into(),
+                    );
+                    None
+                }
+            },
             Action::TypeChar(_)
             | Action::Backspace
             | Action::Submit
@@ -773,6 +802,7 @@ pub(crate) mod tests {
                 4.0
             },
             trace,
+            direct_trace: [0.0; DISPLAY_POINTS],
         }
     }
 
@@ -1102,6 +1132,42 @@ pub(crate) mod tests {
         });
         assert_eq!(st.markers.len(), 2);
         assert_eq!(st.markers[1].label, "pad placed");
+    }
+
+    #[test]
+    fn report_key_asks_the_run_loop_for_a_page_or_says_how_to_get_one() {
+        // Without --report: nothing to do, and the footer says how to get a report.
+        let mut st = new_state(vec![]);
+        assert_eq!(st.apply_action(Action::ReportSoFar), None);
+        let n = st.notice.clone().unwrap();
+        assert!(n.contains("--report CASE.html"), "{n}");
+        // With it: a command stamped with the processed stream time, and a notice that the
+        // page is being written (the run loop replaces it with the outcome).
+        let mut st = DashboardState::new(
+            &info(),
+            &Settings::default(),
+            vec![],
+            StateConfig {
+                report: Some("case.html".into()),
+                ..StateConfig::default()
+            },
+        );
+        st.apply_health(HealthSnapshot {
+            frames_in: 125_000,
+            frames_processed: 123_000,
+            ..Default::default()
+        });
+        assert_eq!(
+            st.apply_action(Action::ReportSoFar),
+            Some(Command::WriteReport { at_s: 12.3 })
+        );
+        let n = st.notice.clone().unwrap();
+        assert!(n.contains("case.html") && n.contains("0:00:12.3"), "{n}");
+        assert_eq!(st.mode, Mode::Normal);
+        // Only from the normal screen: in the marker input `r` is text.
+        st.apply_action(Action::OpenMarkerInput);
+        assert_eq!(st.apply_action(Action::ReportSoFar), None);
+        assert_eq!(st.mode, Mode::MarkerInput(String::new()));
     }
 
     #[test]

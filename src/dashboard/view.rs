@@ -127,7 +127,7 @@ fn body(st: &DashboardState, area: Rect, buf: &mut Buffer) {
 }
 
 fn footer(st: &DashboardState, area: Rect, buf: &mut Buffer) {
-    let hints = "1-7 markers · m note · b re-baseline · f freeze · +/- scale · Tab channel · ? help · q quit";
+    let hints = "1-7 markers · m note · b re-baseline · f freeze · +/- scale · Tab channel · r report · ? help · q quit";
     let line = match (&st.mode, &st.notice) {
         (Mode::Normal, Some(n)) => Line::from(vec![
             Span::styled(

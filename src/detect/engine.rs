@@ -614,11 +614,15 @@ pub fn judge_channel(
     let judgement = tr.judge(an, facts, &measured, Some(template_corr));
     let status = judgement.status;
     let mut trace = [0.0f32; DISPLAY_POINTS];
+    let mut direct_trace = [0.0f32; DISPLAY_POINTS];
     let adds = judgement.evidence > 0.0;
     if !facts.incomplete {
         let seg = &an.seg[ch];
         let display = geo.display(frac);
         measure::display_trace(&seg[display.clone()], &mut trace);
+        if let Some(d) = facts.direct_channel {
+            measure::display_trace(&an.seg[d][display.clone()], &mut direct_trace);
+        }
         if status == SweepStatus::Present {
             tr.add_baseline_sweep(&seg[display]);
         }
@@ -678,6 +682,7 @@ pub fn judge_channel(
         state: tr.state(),
         percent_of_baseline: percent,
         trace,
+        direct_trace,
     };
     (result, step)
 }

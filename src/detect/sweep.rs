@@ -84,6 +84,8 @@ pub struct SweepFacts {
     pub gap: bool,
     /// Largest direct-response peak-to-peak over the direct channels (NaN if none).
     pub direct_p2p: f32,
+    /// The direct channel that gave it (its conditioned sweep is the direct response shown).
+    pub direct_channel: Option<usize>,
     /// Fractional position of the stimulus inside its first sample.
     pub frac: f64,
 }
@@ -472,6 +474,7 @@ impl SweepAnalyzer {
             let p = measure::p2p(&src[dwin.clone()]);
             if facts.direct_p2p.is_nan() || p > facts.direct_p2p {
                 facts.direct_p2p = p;
+                facts.direct_channel = Some(ch);
             }
         }
         facts

@@ -408,6 +408,7 @@ pub fn run_with(g: &GlobalArgs, a: &LiveArgs, typed: Typed) -> Result<(), CliErr
             },
             offset_s: 0.0,
             results_lost: health.outputs_dropped.load(Ordering::Relaxed),
+            so_far_s: None,
         };
         crate::case_report::write_page(dest, &analysis, &traces, &facts)
             .map_err(super::report::report_error)?;
