@@ -437,6 +437,7 @@ mod tests {
             evidence: 0.0,
             state,
             trace: [0.0; DISPLAY_POINTS],
+            direct_trace: [0.0; DISPLAY_POINTS],
         }
     }
 
