@@ -1366,4 +1366,107 @@ pub(crate) mod tests {
         }
         assert!((st.stim_rate_hz().unwrap() - 1.0).abs() < 1e-12);
     }
+
+    /// One verdict: the dashboard's trend band, the analysis JSON's rows and channel summary,
+    /// and the headless report all say what `detect::verdict` decides, sweep by sweep.
+    #[test]
+    fn the_dashboard_the_json_and_the_headless_report_give_one_verdict() {
+        use crate::analysis::Collector;
+        use crate::detect::{EngineCounters, EngineEvent};
+        use crate::report::Reporter;
+        let info = info();
+        let mut st = new_state(vec![]);
+        let mut col = Collector::new(&info);
+        let labels = info.channels.iter().map(|c| c.label.clone()).collect();
+        let mut rep = Reporter::new(labels, vec![], false);
+        let mut text = Vec::new();
+        let mut outs = Vec::new();
+        for k in 1..=10 {
+            let state = if k == 10 {
+                MonitorState::Present
+            } else {
+                MonitorState::Baseline
+            };
+            outs.push(ev(sweep(1, k as f64, SweepStatus::Present, state)));
+        }
+        outs.push(baseline_done(1, 10.0, true));
+        let cautery = RejectReason::Electrocautery;
+        outs.push(ev(rejected(1, 11.0, cautery, MonitorState::Present)));
+        outs.push(ev(rejected(1, 12.0, cautery, MonitorState::Present)));
+        outs.push(ev(sweep(
+            1,
+            13.0,
+            SweepStatus::Absent,
+            MonitorState::Present,
+        )));
+        outs.push(ev(sweep(
+            1,
+            14.0,
+            SweepStatus::Absent,
+            MonitorState::Absent,
+        )));
+        outs.push(state_change(1, MonitorState::Absent, 13.0, 14.0));
+        outs.push(ev(rejected(1, 15.0, cautery, MonitorState::Absent)));
+        outs.push(ev(rejected(
+            1,
+            16.0,
+            RejectReason::LostSamples,
+            MonitorState::Absent,
+        )));
+        for o in &outs {
+            st.apply_output(o);
+            if let Output::Engine(e) = o {
+                col.push(e);
+                rep.event(&mut text, e).unwrap();
+            }
+        }
+        let band: Vec<&str> = st.channels[0]
+            .trend
+            .iter()
+            .map(|p| p.kind.as_str())
+            .collect();
+        let a = col.finish(
+            "x.nwb",
+            &info,
+            &Settings::default(),
+            "trigger",
+            &[],
+            &EngineCounters::default(),
+            170_000,
+            0.0,
+        );
+        let rows: Vec<&str> = a.sweeps.iter().map(|r| r.verdict).collect();
+        assert_eq!(band, rows, "the trend band and the JSON rows differ");
+        assert_eq!(
+            &rows[9..],
+            [
+                "present",
+                "present",
+                "cannot_judge",
+                "present",
+                "absent",
+                "absent",
+                "cannot_judge"
+            ]
+        );
+        assert_eq!(
+            a.sweeps[11].verdict_reason.as_deref(),
+            Some("electrocautery (last 2 sweeps rejected)")
+        );
+        let c = &a.channels[0];
+        assert_eq!(c.final_state, "absent");
+        assert_eq!(c.verdict, "cannot_judge");
+        assert_eq!(
+            c.verdict_reason.as_deref(),
+            Some("signal lost (last 2 sweeps rejected)")
+        );
+        assert_eq!(st.verdict(0).unwrap().kind(), VerdictKind::CannotJudge);
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.matches("CANNOT JUDGE: ").count(), 2, "{text}");
+        assert_eq!(
+            text.matches("can be judged again (present)").count(),
+            1,
+            "{text}"
+        );
+    }
 }
