@@ -1372,7 +1372,7 @@ pub(crate) mod tests {
     #[test]
     fn the_dashboard_the_json_and_the_headless_report_give_one_verdict() {
         use crate::analysis::Collector;
-        use crate::detect::{EngineCounters, EngineEvent};
+        use crate::detect::EngineCounters;
         use crate::report::Reporter;
         let info = info();
         let mut st = new_state(vec![]);
