@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 
-use super::super::state::{CannotJudgeWhy, DashboardState, Verdict};
+use super::super::state::{CannotJudgeWhy, DashboardState, Verdict, VerdictKind};
 use super::super::theme;
 use super::bigtext;
 use crate::model::{Marker, MonitorState};
@@ -57,24 +57,19 @@ pub fn line(v: &Verdict, markers: &[Marker], ended: bool, of: u32) -> String {
         Verdict::Present {
             since_s,
             percent: p,
-        } => {
-            let mut head = "LSR PRESENT".to_string();
-            if let Some(t) = since_s {
-                head.push_str(&format!(" since {}", clock(*t)));
-            }
-            parts.push(head);
-            parts.extend(percent(*p));
         }
-        Verdict::Appeared {
+        | Verdict::Appeared {
             since_s,
             percent: p,
         } => {
-            let mut head = "LSR APPEARED".to_string();
+            let mut head = big_word(v).to_string();
             if let Some(t) = since_s {
                 head.push_str(&format!(" since {}", clock(*t)));
             }
             parts.push(head);
-            parts.push("none at baseline: not a return".into());
+            if v.kind() == VerdictKind::Appeared {
+                parts.push("none at baseline: not a return".into());
+            }
             parts.extend(percent(*p));
         }
         Verdict::Absent {
