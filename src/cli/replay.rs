@@ -97,17 +97,13 @@ pub fn run(g: &GlobalArgs, a: &ReplayArgs) -> Result<(), CliError> {
             so_far_s: None,
         },
     };
-    let (running, tapped) = match &a.report {
-        Some(_) => {
-            let (r, t) = super::report::tap(running, &info, cfg.output_capacity)?;
-            (r, Some(t))
-        }
-        None => (running, None),
-    };
-    let report = match (&a.report, &tapped) {
-        (Some(dest), Some(t)) => Some(t.report_so_far(dest, &run_facts(&[]))),
-        _ => None,
-    };
+    let (running, tapped, report) = super::report::tap_for_report(
+        running,
+        &info,
+        cfg.output_capacity,
+        a.report.as_deref(),
+        &run_facts(&[]),
+    )?;
     let monitored = super::headless::monitor(
         running,
         &info,

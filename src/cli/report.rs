@@ -266,6 +266,23 @@ pub fn tap(
     ))
 }
 
+/// A tap when the run writes a report (`dest`), with the dashboard's report-so-far key for
+/// it; the run as it was otherwise.
+pub fn tap_for_report(
+    running: Running,
+    info: &SourceInfo,
+    capacity: usize,
+    dest: Option<&Path>,
+    run: &RunFacts<'_>,
+) -> Result<(Running, Option<Tap>, Option<ReportSoFar>), CliError> {
+    let Some(dest) = dest else {
+        return Ok((running, None, None));
+    };
+    let (running, t) = tap(running, info, capacity)?;
+    let so_far = t.report_so_far(dest, run);
+    Ok((running, Some(t), Some(so_far)))
+}
+
 /// What a tapped run needs to name its page.
 pub struct RunFacts<'a> {
     pub path: &'a str,

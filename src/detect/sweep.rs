@@ -446,20 +446,18 @@ impl SweepAnalyzer {
             self.high_band[a] = self.filter.high_band_rms()[0];
         }
         if clean_direct {
-            let mut k = 0;
-            while k < chans.direct.len() {
-                let a = chans.direct[k];
-                let r = match chans.direct.get(k + 1) {
-                    Some(&b) => {
+            for pair in chans.direct.chunks(2) {
+                let r = match *pair {
+                    [a, b] => {
                         let (x, y) = two_mut(&mut self.direct_clean, a, b);
                         self.filter.filter_pair(x, Some(y))
                     }
-                    None => self.filter.filter_pair(&mut self.direct_clean[a], None),
+                    [a] => self.filter.filter_pair(&mut self.direct_clean[a], None),
+                    _ => Ok(()),
                 };
                 if r.is_err() {
                     facts.incomplete = true;
                 }
-                k += 2;
             }
         }
         let m = &self.settings.measure;
